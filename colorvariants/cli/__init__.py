@@ -1,0 +1,1 @@
+"""The command line: a thin layer over the stages. Each sub-command is one file in ``cli/commands/``."""

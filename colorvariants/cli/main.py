@@ -1,0 +1,58 @@
+"""Entry point of the ``colorvariants`` command: discovers sub-commands and turns known errors into messages."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from colorvariants import __version__
+from colorvariants.cli import commands as commands_pkg
+from colorvariants.cli.registry import COMMANDS
+from colorvariants.errors import ColorVariantsError
+
+
+def _load_commands() -> None:
+    for info in sorted(pkgutil.iter_modules(commands_pkg.__path__), key=lambda m: m.name):
+        importlib.import_module(f"{commands_pkg.__name__}.{info.name}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser with every registered sub-command."""
+    _load_commands()
+    parser = argparse.ArgumentParser(
+        prog="colorvariants",
+        description="Train and evaluate colour-variant embeddings; export FAISS indexes and variant groups.",
+    )
+    parser.add_argument("--version", action="version", version=f"colorvariants {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in sorted(COMMANDS):
+        cmd = COMMANDS[name]
+        p = sub.add_parser(name, help=cmd.help, description=cmd.help)
+        cmd.add_arguments(p)
+        p.set_defaults(_run=cmd.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; a ``ColorVariantsError`` prints one clear line (no traceback) and exits 2."""
+    os.environ.setdefault("WANDB_SILENT", "true")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code = args._run(args)
+    except ColorVariantsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished work is kept; rerun the same command to resume.", file=sys.stderr)
+        return 130
+    return int(code or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

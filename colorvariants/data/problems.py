@@ -1,0 +1,37 @@
+"""A problem found in a manifest or an image: where it is, what is wrong, and how to fix it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding of validation. ``row`` is the 1-based data row of the manifest (header not counted)."""
+
+    severity: Severity
+    code: str
+    message: str
+    fix: str = ""
+    row: int | None = None
+    file: str | None = None
+
+    def __str__(self) -> str:
+        where = []
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.file:
+            where.append(self.file)
+        head = f"[{self.severity}] {self.code}"
+        if where:
+            head += f" ({', '.join(where)})"
+        text = f"{head}: {self.message}"
+        if self.fix:
+            text += f" Fix: {self.fix}"
+        return text
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
