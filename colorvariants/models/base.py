@@ -1,0 +1,143 @@
+"""EmbeddingModule: the one LightningModule base that owns backbone, optimiser, schedule and online recall@1.
+
+A method subclasses it and adds only its heads, its views and its loss (``compute_loss``), as solo-learn's
+methods do. Images arrive as uint8 batches and are augmented here, batched, on the model's device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+
+from colorvariants.config import to_dict
+from colorvariants.models.backbones import create_backbone
+from colorvariants.models.optim import OptimizerConfig, build_optimizer, warmup_cosine
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass
+class BaseConfig:
+    """What every method shares: the backbone, the input size, the optimiser."""
+
+    backbone: str = "resnet18"
+    pretrained: str | None = None  # a local weights file; nothing is downloaded
+    small_stem: bool = False
+    image_size: int = 64
+    channels_last: bool = True  # faster convolutions on CPU (oneDNN) and on tensor cores
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+
+
+class EmbeddingModule(pl.LightningModule):
+    """Base of every method: ``embed`` gives L2-normalised retrieval vectors; subclasses define the loss."""
+
+    method_name: ClassVar[str] = ""
+    config_class: ClassVar[type[BaseConfig]] = BaseConfig
+
+    def __init__(self, config: BaseConfig) -> None:
+        super().__init__()
+        self.config = config
+        # Plain dicts only: checkpoints must load with torch.load(weights_only=True).
+        self.save_hyperparameters({"method": self.method_name, "config": to_dict(config)})
+        self.backbone = create_backbone(config.backbone, pretrained=config.pretrained, small_stem=config.small_stem)
+        self.register_buffer("pixel_mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("pixel_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self._val_embeddings: list[torch.Tensor] = []
+        self._val_styles: list[torch.Tensor] = []
+        self._val_products: list[torch.Tensor] = []
+        self.batch_size_hint = 128
+
+    # -- what a method defines ---------------------------------------------------------------------------
+    def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        """The training loss of one batch and extra scalars to log."""
+        raise NotImplementedError
+
+    def retrieval_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Features used for retrieval from a normalised float batch (default: pooled backbone features)."""
+        return self.backbone(x)
+
+    # -- shared machinery --------------------------------------------------------------------------------
+    def to_float(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 (B,3,H,W) -> float in [0,1], resized to ``image_size`` when the cache holds another size."""
+        x = images.float().div_(255.0) if images.dtype == torch.uint8 else images.float()
+        size = self.config.image_size
+        if x.shape[-1] != size or x.shape[-2] != size:
+            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+        return x
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """ImageNet mean/std normalisation (what pretrained backbones expect)."""
+        return (x - self.pixel_mean) / self.pixel_std
+
+    def _prep(self, x: torch.Tensor) -> torch.Tensor:
+        if self.config.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    @torch.inference_mode()
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """L2-normalised float32 retrieval embeddings of a uint8 (or [0,1] float) batch, in eval mode."""
+        was_training = self.training
+        self.eval()
+        try:
+            x = self._prep(self.normalize(self.to_float(images.to(self.device))))
+            z = self.retrieval_features(x).float()
+            return F.normalize(z, dim=1)
+        finally:
+            self.train(was_training)
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss, extra = self.compute_loss(batch)
+        bs = int(batch["image"].shape[0])
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=bs, sync_dist=False)
+        for key, value in extra.items():
+            self.log(f"train/{key}", value, on_step=False, on_epoch=True, batch_size=bs)
+        return loss
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._val_embeddings.append(self.embed(batch["image"]).cpu())
+        self._val_styles.append(batch["style"].cpu())
+        self._val_products.append(batch["product"].cpu())
+
+    def on_validation_epoch_end(self) -> None:
+        if not self._val_embeddings:
+            return
+        emb = torch.cat(self._val_embeddings)
+        styles = torch.cat(self._val_styles)
+        products = torch.cat(self._val_products)
+        self._val_embeddings, self._val_styles, self._val_products = [], [], []
+        if self.trainer is not None and self.trainer.world_size > 1:
+            emb, styles, products = (self.all_gather(t.to(self.device)).flatten(0, 1).cpu()
+                                     for t in (emb, styles, products))
+        from colorvariants.metrics.retrieval import exact_protocol_metrics
+
+        try:
+            metrics = exact_protocol_metrics(emb.numpy(), styles.numpy(), products.numpy(), ks=(1, 5))
+        except ValueError:  # no evaluable query in this validation split
+            return
+        self.log("val/recall@1", float(metrics["recall@1"]), prog_bar=True, sync_dist=False, rank_zero_only=False)
+        self.log("val/recall@5", float(metrics["recall@5"]), sync_dist=False)
+        self.log("val/map@r", float(metrics["map@r"]), sync_dist=False)
+
+    def configure_optimizers(self) -> Any:
+        opt_cfg = self.config.optimizer
+        params = [p for p in self.parameters() if p.requires_grad]
+        optimizer = build_optimizer(params, opt_cfg, self.batch_size_hint)
+        total = max(1, int(self.trainer.estimated_stepping_batches)) if self.trainer is not None else 1
+        steps_per_epoch = max(1, total // max(1, self.trainer.max_epochs or 1)) if self.trainer is not None else 1
+        warmup = int(opt_cfg.warmup_epochs * steps_per_epoch)
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: warmup_cosine(step, total, warmup, opt_cfg.schedule)
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def trainable_summary(self) -> dict[str, int]:
+        """Parameter counts, for run reports."""
+        n = sum(int(np.prod(p.shape)) for p in self.parameters())
+        return {"parameters": n}

@@ -1,0 +1,115 @@
+"""CV-SSL: contrastive learning on fixed part-based crops with strong colour augmentation (method.md, sec. 3).
+
+Dutta et al., "Color Variants Identification via Contrastive Self-Supervised Representation Learning" (2021):
+colour variants are what colour augmentation produces, so an embedding made invariant to colour groups them;
+random crops miss the fine design details (collar, print, pocket) that tell similar designs apart, so CV-SSL
+contrasts *fixed* parts instead. Two views of an image differ by strong colour change (hue over the full circle,
+luminance remap, saturation, grayscale, channel permutation; garment recolour when masks exist) and only mild
+geometry; the same fixed parts are cut from both views, and NT-Xent is computed per part over the batch (the
+same part of other images are the negatives), averaged over parts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from lightly.models.modules import SimCLRProjectionHead
+from torch import nn
+
+from colorvariants.data.augment import ColorVariantViewConfig, ColorVariantViews, crop_parts, part_boxes
+from colorvariants.models.base import BaseConfig, EmbeddingModule
+from colorvariants.models.losses import PartNTXentLoss
+from colorvariants.models.registry import register_method
+
+EMBEDDINGS = ("whole", "concat", "mean")
+
+
+@dataclass
+class CVSSLConfig(BaseConfig):
+    """CV-SSL settings. Every default is ours (the paper's are not public) and is ablated in BENCHMARKS.md."""
+
+    views: ColorVariantViewConfig = field(default_factory=ColorVariantViewConfig)
+    layout: str = "halves"  # whole + top/bottom/left/right halves; "grid2x2", "bands3"
+    overlap: float = 0.0
+    part_size: int | None = None  # side of each part crop; None = image_size // 2 (a half's native height)
+    hidden_dim: int = 512
+    output_dim: int = 128
+    temperature: float = 0.2
+    part_heads: bool = False  # one projection head per part instead of a shared one
+    embedding: str = "whole"  # retrieval vector: "whole", "concat" (whole + parts) or "mean"
+    gather_distributed: bool = True
+
+
+@register_method("cvssl")
+class CVSSLModule(EmbeddingModule):
+    """Shared backbone over the whole image and its fixed parts; NT-Xent per part between two colour views."""
+
+    config_class = CVSSLConfig
+
+    def __init__(self, config: CVSSLConfig) -> None:
+        super().__init__(config)
+        self.config: CVSSLConfig = config
+        if config.embedding not in EMBEDDINGS:
+            raise ValueError(f"cvssl embedding must be one of {EMBEDDINGS}, got {config.embedding!r}")
+        boxes = part_boxes(config.layout, overlap=config.overlap)
+        self.whole_index = next((i for i, b in enumerate(boxes) if b.name == "whole"), None)
+        self.part_box_list = [b for b in boxes if b.name != "whole"]
+        self.part_names = [b.name for b in boxes]
+        n_heads = len(boxes) if config.part_heads else 1
+        self.projection_heads = nn.ModuleList(
+            SimCLRProjectionHead(self.backbone.out_dim, config.hidden_dim, config.output_dim) for _ in range(n_heads)
+        )
+        self.criterion = PartNTXentLoss(temperature=config.temperature, gather_distributed=config.gather_distributed)
+        self.make_views = ColorVariantViews(dataclasses.replace(config.views, input_size=config.image_size))
+
+    @property
+    def part_size(self) -> int:
+        return self.config.part_size or max(16, self.config.image_size // 2)
+
+    def _part_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Backbone features of every part (whole first when the layout has it), from a normalised batch."""
+        feats: list[torch.Tensor] = []
+        if self.whole_index is not None:
+            feats.append(self.backbone(self._prep(x)))
+        if self.part_box_list:
+            parts = crop_parts(x, self.part_box_list, self.part_size)  # (P, B, 3, s, s)
+            p, b = parts.shape[:2]
+            flat = self.backbone(self._prep(parts.flatten(0, 1)))
+            feats.extend(flat.view(p, b, -1).unbind(0))
+        return feats
+
+    def _project(self, feats: list[torch.Tensor]) -> list[torch.Tensor]:
+        if len(self.projection_heads) == 1:
+            head = self.projection_heads[0]
+            z = head(torch.cat(feats))
+            return list(z.chunk(len(feats)))
+        return [head(f) for head, f in zip(self.projection_heads, feats)]
+
+    def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        images = batch["image"]
+        masks = batch.get("mask")
+        size = self.config.image_size
+        if images.shape[-1] != size:
+            images = (self.to_float(images) * 255).round().clamp(0, 255).to(torch.uint8)
+            if masks is not None:
+                masks = F.interpolate(masks.float(), size=(size, size), mode="nearest").to(torch.uint8)
+        x0, x1 = self.make_views(images, masks=masks)
+        # Both views through the backbone in one pass: larger matmuls, one BN statistic.
+        b = x0.shape[0]
+        feats = self._part_features(torch.cat([x0, x1]))
+        z = self._project(feats)
+        za = [t[:b] for t in z]
+        zb = [t[b:] for t in z]
+        loss = self.criterion(za, zb)
+        return loss, {}
+
+    def retrieval_features(self, x: torch.Tensor) -> torch.Tensor:
+        if self.config.embedding == "whole" or not self.part_box_list:
+            return self.backbone(x)
+        feats = [F.normalize(f, dim=1) for f in self._part_features(x)]
+        if self.config.embedding == "concat":
+            return torch.cat(feats, dim=1)
+        return torch.stack(feats).mean(0)

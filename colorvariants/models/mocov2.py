@@ -1,0 +1,77 @@
+"""MoCo v2 baseline, faithful to lightly's recipe (He et al., 2020; Chen et al., 2020 "Improved Baselines").
+
+lightly's pieces: ``MoCoProjectionHead(512, 512, 128)``, a momentum copy of backbone and head updated with
+``update_momentum`` on a ``cosine_schedule`` from 0.996 to 1, ``NTXentLoss(temperature=0.1,
+memory_bank_size=(4096, 128))`` whose ``MemoryBankModule`` is gathered across processes under DDP; views
+reproduce ``MoCoV2Transform``'s defaults. SGD 0.06 x batch/128, momentum 0.9, wd 5e-4, cosine decay.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import torch
+from lightly.loss import NTXentLoss
+from lightly.models.modules import MoCoProjectionHead
+from lightly.models.utils import deactivate_requires_grad, update_momentum
+from lightly.utils.scheduler import cosine_schedule
+
+from colorvariants.data.augment import MoCoV2ViewConfig, MoCoV2Views
+from colorvariants.models.base import BaseConfig, EmbeddingModule
+from colorvariants.models.registry import register_method
+from colorvariants.models.simclr import SimCLRModule
+
+
+@dataclass
+class MoCoV2Config(BaseConfig):
+    """MoCo v2 settings; ``memory_bank_size`` is the number of negatives kept (lightly's examples: 4096)."""
+
+    views: MoCoV2ViewConfig = field(default_factory=MoCoV2ViewConfig)
+    hidden_dim: int = 512
+    output_dim: int = 128
+    temperature: float = 0.1
+    memory_bank_size: int = 4096
+    momentum_start: float = 0.996
+    momentum_end: float = 1.0
+    gather_distributed: bool = True
+
+
+@register_method("mocov2")
+class MoCoV2Module(EmbeddingModule):
+    """Query encoder trained against a momentum key encoder and a memory bank of negatives."""
+
+    config_class = MoCoV2Config
+
+    def __init__(self, config: MoCoV2Config) -> None:
+        super().__init__(config)
+        self.config: MoCoV2Config = config
+        self.projection_head = MoCoProjectionHead(self.backbone.out_dim, config.hidden_dim, config.output_dim)
+        self.backbone_momentum = copy.deepcopy(self.backbone)
+        self.projection_head_momentum = copy.deepcopy(self.projection_head)
+        deactivate_requires_grad(self.backbone_momentum)
+        deactivate_requires_grad(self.projection_head_momentum)
+        self.criterion = NTXentLoss(
+            temperature=config.temperature,
+            memory_bank_size=(config.memory_bank_size, config.output_dim),
+            gather_distributed=config.gather_distributed,
+        )
+        import dataclasses
+
+        self.make_views = MoCoV2Views(dataclasses.replace(config.views, input_size=config.image_size))
+
+    def momentum(self) -> float:
+        """Momentum of the key encoder at the current step (cosine from ``momentum_start`` to ``momentum_end``)."""
+        total = int(self.trainer.estimated_stepping_batches) if self._trainer is not None else 1
+        return float(cosine_schedule(self.global_step, max(1, total), self.config.momentum_start,
+                                     self.config.momentum_end))
+
+    def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        m = self.momentum()
+        update_momentum(self.backbone, self.backbone_momentum, m=m)
+        update_momentum(self.projection_head, self.projection_head_momentum, m=m)
+        x_query, x_key = self.make_views(SimCLRModule.to_uint8_sized(self, batch["image"]))  # type: ignore[arg-type]
+        query = self.projection_head(self.backbone(self._prep(x_query)))
+        with torch.no_grad():
+            key = self.projection_head_momentum(self.backbone_momentum(self._prep(x_key)))
+        return self.criterion(query, key), {"momentum": m}

@@ -1,0 +1,53 @@
+"""METHODS: the one place that lists every training method (name -> LightningModule class).
+
+Each method file decorates its module with ``@register_method``; ``get_method`` imports them on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from colorvariants.models.base import EmbeddingModule
+
+METHODS: dict[str, type[EmbeddingModule]] = {}
+_METHOD_MODULES = ("triplet", "simclr", "mocov2", "cvssl")
+
+
+def register_method(name: str) -> Callable[[type[EmbeddingModule]], type[EmbeddingModule]]:
+    """Class decorator: ``@register_method("cvssl")`` adds the module under that name."""
+
+    def deco(cls: type[EmbeddingModule]) -> type[EmbeddingModule]:
+        cls.method_name = name
+        METHODS[name] = cls
+        return cls
+
+    return deco
+
+
+def _load_all() -> None:
+    for mod in _METHOD_MODULES:
+        importlib.import_module(f"colorvariants.models.{mod}")
+
+
+def method_names() -> list[str]:
+    _load_all()
+    return sorted(METHODS)
+
+
+def get_method(name: str) -> type[EmbeddingModule]:
+    """The module class of a method; unknown names raise ``ValueError`` listing the known ones."""
+    _load_all()
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; known: {sorted(METHODS)}")
+    return METHODS[name]
+
+
+def build_method(name: str, config: dict[str, Any] | None = None) -> EmbeddingModule:
+    """A fresh module of method ``name`` from a plain config dict (as saved in YAML or checkpoints)."""
+    from colorvariants.config import from_dict
+
+    cls = get_method(name)
+    return cls(from_dict(cls.config_class, config or {}, where="model."))

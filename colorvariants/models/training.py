@@ -1,0 +1,171 @@
+"""Fit a method on a catalog: one function that both the CLI's ``fit`` and the benchmark call.
+
+Lightning does the heavy lifting (DDP across GPUs and nodes, mixed precision, checkpoints, resume, progress);
+this file wires our data module, method and run directory together and writes the portable ``model.pt``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.loggers import CSVLogger, Logger
+
+from colorvariants.config import dump_yaml, to_dict
+from colorvariants.data.catalog import Catalog
+from colorvariants.data.datamodule import CatalogDataModule, DataConfig
+from colorvariants.io import write_json, write_text
+from colorvariants.models.callbacks import Throughput
+from colorvariants.models.checkpoint import save_model
+from colorvariants.models.registry import build_method
+
+
+@dataclass
+class TrainerConfig:
+    """Lightning Trainer settings that a user may change from YAML or flags."""
+
+    max_epochs: int = 10
+    max_minutes: float | None = None  # wall-clock budget; whichever of epochs/minutes comes first
+    accelerator: str = "auto"
+    devices: Any = "auto"
+    num_nodes: int = 1
+    strategy: str = "auto"  # "ddp" for multi-GPU / multi-node
+    precision: str | None = None  # None: bf16-mixed on CUDA (16-mixed if no bf16), 32-true on CPU
+    log_every_n_steps: int = 10
+    wandb: bool = False
+    wandb_project: str = "colorvariants"
+    seed: int = 0
+    threads: int | None = None  # torch intra-op threads on CPU (None: all cores)
+    checkpoint_every_n_steps: int | None = None  # also refresh last.ckpt mid-epoch
+    progress_bar: bool = True
+    check_val_every_n_epoch: int = 1
+
+
+@dataclass
+class FitConfig:
+    """A whole training run: which method, its settings, the data and the trainer."""
+
+    method: str = "cvssl"
+    model: dict[str, Any] = field(default_factory=dict)
+    data: DataConfig = field(default_factory=DataConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+
+
+@dataclass
+class FitResult:
+    """What a run produced and how fast: the numbers the benchmark reports."""
+
+    run_dir: Path
+    model_path: Path
+    epochs: int
+    train_seconds: float
+    images_per_second: float
+    val_metrics: dict[str, float]
+    history: list[dict[str, float]]
+
+
+def _precision(cfg: TrainerConfig) -> str:
+    if cfg.precision:
+        return cfg.precision
+    if torch.cuda.is_available() and cfg.accelerator in ("auto", "gpu", "cuda"):
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    return "32-true"
+
+
+def _loggers(cfg: TrainerConfig, run_dir: Path) -> list[Logger]:
+    loggers: list[Logger] = [CSVLogger(save_dir=str(run_dir), name="logs", version="")]
+    if cfg.wandb:
+        has_credentials = bool(os.environ.get("WANDB_API_KEY")) or (Path.home() / ".netrc").exists()
+        if os.environ.get("WANDB_MODE") is None and not has_credentials:
+            os.environ["WANDB_MODE"] = "offline"  # never block on a network that is not there
+        os.environ.setdefault("WANDB_INIT_TIMEOUT", "30")
+        try:
+            from pytorch_lightning.loggers import WandbLogger
+
+            loggers.append(WandbLogger(project=cfg.wandb_project, save_dir=str(run_dir),
+                                       offline=os.environ.get("WANDB_MODE") == "offline"))
+        except Exception as exc:  # wandb missing or broken must never fail a run
+            warnings.warn(f"wandb logging disabled: {exc}", stacklevel=2)
+    return loggers
+
+
+def last_checkpoint(run_dir: str | Path) -> Path | None:
+    """The checkpoint a resumed run continues from, if any."""
+    path = Path(run_dir) / "checkpoints" / "last.ckpt"
+    return path if path.is_file() else None
+
+
+def fit(cfg: FitConfig, catalog: Catalog, run_dir: str | Path, *, resume: bool = False) -> FitResult:
+    """Train ``cfg.method`` on the catalog's train split; validate recall@1 on its val split each epoch.
+
+    With ``resume`` a killed run continues from ``RUN_DIR/checkpoints/last.ckpt``. Writes ``config.yaml``,
+    Lightning checkpoints, ``logs/metrics.csv``, ``model.pt`` and ``summary.json`` under ``run_dir``.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tcfg = cfg.trainer
+    if tcfg.threads:
+        torch.set_num_threads(int(tcfg.threads))
+    pl.seed_everything(tcfg.seed, workers=True, verbose=False)
+    model_cfg = dict(cfg.model)
+    model_cfg["image_size"] = cfg.data.image_size  # one source of truth for the input size
+    module = build_method(cfg.method, model_cfg)
+    module.batch_size_hint = cfg.data.batch_size
+    write_text(run_dir / "config.yaml", dump_yaml({"method": cfg.method, "model": to_dict(module.config),
+                                                   "data": cfg.data, "trainer": tcfg}))
+    if "split" not in catalog.frame.columns or (catalog.frame["split"] == "").any():
+        catalog = catalog.assign_splits(seed=cfg.data.seed)
+    datamodule = CatalogDataModule(catalog, cfg.data)
+
+    throughput = Throughput()
+    ckpt_dir = run_dir / "checkpoints"
+    callbacks: list[pl.Callback] = [
+        ModelCheckpoint(dirpath=str(ckpt_dir), filename="epoch={epoch}", auto_insert_metric_name=False,
+                        save_last=True, save_top_k=1, every_n_epochs=1),
+        throughput,
+    ]
+    if tcfg.checkpoint_every_n_steps:
+        callbacks.append(ModelCheckpoint(dirpath=str(ckpt_dir), filename="step", save_last=True, save_top_k=0,
+                                         every_n_train_steps=int(tcfg.checkpoint_every_n_steps)))
+    trainer = pl.Trainer(
+        max_epochs=tcfg.max_epochs,
+        max_time={"minutes": tcfg.max_minutes} if tcfg.max_minutes else None,
+        accelerator=tcfg.accelerator,
+        devices=tcfg.devices,
+        num_nodes=tcfg.num_nodes,
+        strategy=tcfg.strategy,
+        precision=_precision(tcfg),  # type: ignore[arg-type]
+        logger=_loggers(tcfg, run_dir),
+        callbacks=callbacks,
+        log_every_n_steps=tcfg.log_every_n_steps,
+        enable_progress_bar=tcfg.progress_bar,
+        enable_model_summary=False,
+        use_distributed_sampler=False,  # our batch samplers shard across ranks themselves
+        check_val_every_n_epoch=tcfg.check_val_every_n_epoch,
+        num_sanity_val_steps=0,
+        default_root_dir=str(run_dir),
+    )
+    ckpt_path = last_checkpoint(run_dir) if resume else None
+    start = time.perf_counter()
+    trainer.fit(module, datamodule=datamodule, ckpt_path=str(ckpt_path) if ckpt_path else None)
+    wall = time.perf_counter() - start
+    val_metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+    model_path = run_dir / "model.pt"
+    result = FitResult(run_dir=run_dir, model_path=model_path, epochs=int(trainer.current_epoch),
+                       train_seconds=throughput.train_seconds or wall,
+                       images_per_second=throughput.images_per_second, val_metrics=val_metrics,
+                       history=throughput.epochs)
+    if trainer.is_global_zero:
+        save_model(module, model_path, extra={"epochs": result.epochs})
+        write_json(run_dir / "summary.json", {
+            "method": cfg.method, "epochs": result.epochs, "train_seconds": result.train_seconds,
+            "images_per_second": result.images_per_second, "val": val_metrics, "history": result.history,
+        })
+    return result

@@ -1,0 +1,67 @@
+"""YAML configs: defaults composition, overrides, strict keys, safe loading."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from colorvariants.config import ConfigError, apply_overrides, dump_yaml, from_dict, load_yaml, to_dict
+
+
+@dataclass
+class Inner:
+    lr: float = 0.1
+    sizes: tuple[int, ...] = (1, 2)
+
+
+@dataclass
+class Outer:
+    name: str = "x"
+    inner: Inner = field(default_factory=Inner)
+
+
+def test_defaults_are_merged_and_file_keys_win(tmp_path: Path) -> None:
+    (tmp_path / "shared.yaml").write_text("inner:\n  lr: 0.5\nname: shared\n")
+    (tmp_path / "main.yaml").write_text("defaults: [shared.yaml]\nname: main\n")
+    data = load_yaml(tmp_path / "main.yaml")
+    assert data == {"inner": {"lr": 0.5}, "name": "main"}
+
+
+def test_overrides_parse_yaml_scalars() -> None:
+    data = apply_overrides({"inner": {"lr": 0.1}}, ["inner.lr=0.3", "inner.sizes=[4, 5]", "name=abc"])
+    cfg = from_dict(Outer, data)
+    assert cfg.inner.lr == 0.3 and cfg.inner.sizes == (4, 5) and cfg.name == "abc"
+
+
+def test_unknown_key_names_the_key_and_allowed_ones() -> None:
+    with pytest.raises(ConfigError, match=r"inner\.lrr.*allowed.*lr"):
+        from_dict(Outer, {"inner": {"lrr": 1}})
+
+
+def test_malformed_override_is_an_error() -> None:
+    with pytest.raises(ConfigError, match="key.sub=value"):
+        apply_overrides({}, ["no-equals-sign"])
+
+
+def test_yaml_never_executes_code(tmp_path: Path) -> None:
+    evil = tmp_path / "evil.yaml"
+    evil.write_text("name: !!python/object/apply:os.system ['echo pwned']\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_yaml(evil)
+
+
+def test_round_trip_through_yaml(tmp_path: Path) -> None:
+    cfg = Outer(name="n", inner=Inner(lr=0.25, sizes=(3,)))
+    (tmp_path / "c.yaml").write_text(dump_yaml(cfg))
+    assert from_dict(Outer, load_yaml(tmp_path / "c.yaml")) == cfg
+    assert to_dict(cfg) == {"name": "n", "inner": {"lr": 0.25, "sizes": [3]}}
+
+
+def test_every_shipped_method_config_loads() -> None:
+    root = Path(__file__).resolve().parents[1] / "configs"
+    for name in ("triplet", "simclr", "mocov2", "cvssl"):
+        data = load_yaml(root / f"{name}.yaml")
+        assert data["method"] == name
+        assert {"data", "trainer", "model"} <= set(data)
