@@ -6,6 +6,7 @@ methods do. Images arrive as uint8 batches and are augmented here, batched, on t
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -52,6 +53,8 @@ class EmbeddingModule(pl.LightningModule):
         self._val_styles: list[torch.Tensor] = []
         self._val_products: list[torch.Tensor] = []
         self.batch_size_hint = 128
+        self.time_budget_s: float | None = None  # set by fit(): the LR schedule then also ends at the deadline
+        self._fit_start: float | None = None
 
     # -- what a method defines ---------------------------------------------------------------------------
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
@@ -125,6 +128,17 @@ class EmbeddingModule(pl.LightningModule):
         self.log("val/recall@5", float(metrics["recall@5"]), sync_dist=False)
         self.log("val/map@r", float(metrics["map@r"]), sync_dist=False)
 
+    def on_train_start(self) -> None:
+        if self._fit_start is None:
+            self._fit_start = time.monotonic()
+
+    def schedule_progress(self, step: int, total_steps: int) -> float:
+        """Fraction of training done: by steps, or by wall-clock when a time budget ends training sooner."""
+        progress = step / max(1, total_steps)
+        if self.time_budget_s and self._fit_start is not None:
+            progress = max(progress, (time.monotonic() - self._fit_start) / self.time_budget_s)
+        return min(1.0, progress)
+
     def configure_optimizers(self) -> Any:
         opt_cfg = self.config.optimizer
         params = [p for p in self.parameters() if p.requires_grad]
@@ -132,9 +146,12 @@ class EmbeddingModule(pl.LightningModule):
         total = max(1, int(self.trainer.estimated_stepping_batches)) if self.trainer is not None else 1
         steps_per_epoch = max(1, total // max(1, self.trainer.max_epochs or 1)) if self.trainer is not None else 1
         warmup = int(opt_cfg.warmup_epochs * steps_per_epoch)
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: warmup_cosine(step, total, warmup, opt_cfg.schedule)
-        )
+        def factor(step: int) -> float:
+            # Progress >= step/total, so under a time budget the cosine still reaches 0 at the deadline.
+            equivalent_step = int(round(self.schedule_progress(step, total) * total))
+            return warmup_cosine(equivalent_step, total, warmup, opt_cfg.schedule)
+
+        sched = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     def trainable_summary(self) -> dict[str, int]:

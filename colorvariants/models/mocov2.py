@@ -62,9 +62,9 @@ class MoCoV2Module(EmbeddingModule):
 
     def momentum(self) -> float:
         """Momentum of the key encoder at the current step (cosine from ``momentum_start`` to ``momentum_end``)."""
-        total = int(self.trainer.estimated_stepping_batches) if self._trainer is not None else 1
-        return float(cosine_schedule(self.global_step, max(1, total), self.config.momentum_start,
-                                     self.config.momentum_end))
+        total = max(1, int(self.trainer.estimated_stepping_batches)) if self._trainer is not None else 1
+        step = int(round(self.schedule_progress(self.global_step, total) * total))
+        return float(cosine_schedule(min(step, total), total, self.config.momentum_start, self.config.momentum_end))
 
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         m = self.momentum()

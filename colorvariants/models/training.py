@@ -118,6 +118,7 @@ def fit(cfg: FitConfig, catalog: Catalog, run_dir: str | Path, *, resume: bool =
     model_cfg["image_size"] = cfg.data.image_size  # one source of truth for the input size
     module = build_method(cfg.method, model_cfg)
     module.batch_size_hint = cfg.data.batch_size
+    module.time_budget_s = tcfg.max_minutes * 60.0 if tcfg.max_minutes else None
     write_text(run_dir / "config.yaml", dump_yaml({"method": cfg.method, "model": to_dict(module.config),
                                                    "data": cfg.data, "trainer": tcfg}))
     if "split" not in catalog.frame.columns or (catalog.frame["split"] == "").any():

@@ -1,0 +1,65 @@
+"""``colorvariants benchmark``: compare the methods on a catalog under one budget; writes metrics + report."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from colorvariants.cli.common import add_catalog_arguments, load_catalog
+from colorvariants.cli.registry import register
+
+
+def add_benchmark_arguments(p: argparse.ArgumentParser) -> None:
+    """Budget flags shared by ``benchmark`` and ``demo``."""
+    p.add_argument("--methods", default="triplet,simclr,mocov2,cvssl",
+                   help="comma list; also simclr-colorinv, cvssl-whole-only, cvssl-hue-only, cvssl-concat")
+    p.add_argument("--image-size", type=int, default=64)
+    p.add_argument("--max-epochs", type=int, default=20)
+    p.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget per method")
+    p.add_argument("--backbone", default="resnet18")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--no-references", action="store_true", help="skip the untrained / colour-histogram rows")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides applied to every method")
+
+
+def benchmark_config(args: argparse.Namespace):  # -> BenchmarkConfig
+    from colorvariants.report.benchmark import REFERENCES, BenchmarkConfig
+
+    return BenchmarkConfig(
+        methods=tuple(m.strip() for m in args.methods.split(",") if m.strip()),
+        image_size=args.image_size, max_epochs=args.max_epochs, max_minutes=args.max_minutes,
+        backbone=args.backbone, batch_size=args.batch_size, seed=args.seed, threads=args.threads,
+        references=() if args.no_references else REFERENCES, overrides=tuple(args.overrides or ()),
+        progress_bar=not args.no_progress,
+    )
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_catalog_arguments(p)
+    p.add_argument("--out", type=Path, required=True, help="benchmark folder (metrics.json, report.html, runs)")
+    add_benchmark_arguments(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from colorvariants.report.benchmark import run_benchmark
+
+    doc = run_benchmark(load_catalog(args), args.out, benchmark_config(args))
+    print_table(doc)
+    print(f"report: {args.out / 'report.html'}\nmetrics: {args.out / 'metrics.json'}")
+    return 0
+
+
+def print_table(doc: dict) -> None:
+    """The metrics table on the terminal."""
+    keys = ("recall@1", "recall@5", "recall@10", "recall@20", "map@r")
+    print(f"{'method':<18}" + "".join(f"{k:>10}" for k in keys) + f"{'epochs':>8}{'train s':>9}{'img/s':>8}")
+    for name, row in doc["methods"].items():
+        print(f"{name:<18}" + "".join(f"{row[k]:>10.3f}" for k in keys)
+              + f"{row['epochs']:>8}{row['train_seconds']:>9.0f}{row['images_per_second']:>8.0f}")
+
+
+register("benchmark", "train and compare methods on a catalog; writes metrics.json and report.html",
+         add_arguments, run)

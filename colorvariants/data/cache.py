@@ -1,0 +1,571 @@
+"""The decoded-image cache: every catalog image decoded once into a memory-mapped uint8 array.
+
+Training reads the same images every epoch; decoding JPEGs each time is what makes typical loaders slow
+(see BENCHMARKS.md, "Loader"). ``ImageCache.build`` decodes each image once, letterboxes it to ``size`` x
+``size`` on white (aspect kept) and stores it in ``images.npy`` (N, size, size, 3) in catalog row order;
+batches are then one fancy index of a memory map.
+
+On disk, under ``cache_dir/images-<fingerprint>-<size>-<crop>[-<extra>]/``:
+
+- ``images.npy`` (and ``masks.npy`` when the catalog has masks): written in place, row by row;
+- ``progress.log``: one JSON line per finished chunk (rows done, rows skipped with their problems), appended
+  and fsynced only after the chunk's pixels are flushed, so a crash loses at most the chunk in flight and a
+  rerun decodes only the missing rows;
+- ``valid.npy`` then ``meta.json``, written atomically and last: only a folder with ``meta.json`` is complete.
+
+The key covers the list of image paths and the root (``Catalog.fingerprint``), the size, the crop, and the
+mask paths / boxes when they are used; it does not cover the files' contents: if images are replaced in
+place, delete the cache folder.
+
+>>> cache = ImageCache.build(catalog, 64, on_error="skip")  # doctest: +SKIP
+>>> cache.images.shape, int(cache.valid.sum()), len(cache.skipped)  # doctest: +SKIP
+((1000, 64, 64, 3), 998, 2)
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import hashlib
+import json
+import math
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from PIL import Image
+from tqdm.auto import tqdm
+
+from colorvariants.data.catalog import BBOX_COLUMNS, Catalog
+from colorvariants.data.images import DEFAULT_MAX_PIXELS, Box, UnreadableImageError, load_mask, open_image
+from colorvariants.data.problems import Problem
+from colorvariants.errors import ColorVariantsError, ImageLoadError, ManifestError
+from colorvariants.io import save_npy, write_json
+
+OnError = Literal["raise", "skip"]
+Crop = Literal["none", "bbox", "mask"]
+CACHE_FORMAT = "colorvariants.image_cache"
+CACHE_VERSION = 1
+# Margin added around a bbox or mask box before cropping, as a fraction of the box's longer side: keeps the
+# garment's outline (and a little background) inside the crop when boxes are drawn tight.
+CROP_MARGIN = 0.04
+
+_META, _PROGRESS, _IMAGES, _MASKS, _VALID, _LOCK = (
+    "meta.json", "progress.log", "images.npy", "masks.npy", "valid.npy", "build.lock"
+)
+_PENDING, _OK, _SKIPPED = 0, 1, 2
+
+
+class IncompleteCacheError(ColorVariantsError):
+    """A cache folder is absent, unfinished, or does not match the catalog it is opened for."""
+
+
+def default_cache_dir() -> Path:
+    """``$COLORVARIANTS_CACHE``, else ``~/.cache/colorvariants``."""
+    env = os.environ.get("COLORVARIANTS_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "colorvariants"
+
+
+def _extra_key(catalog: Catalog, crop: str) -> str:
+    """A digest of what else the pixels depend on: mask paths, and boxes for bbox crops."""
+    if not catalog.has_masks() and crop != "bbox":
+        return ""
+    h = hashlib.sha1()
+    if catalog.has_masks():
+        for path in catalog.frame["mask_path"].tolist():
+            h.update(b"\0" + str(path).encode())
+    if crop == "bbox":
+        boxes = catalog.frame[list(BBOX_COLUMNS)].to_numpy(dtype=np.float64)
+        h.update(np.ascontiguousarray(boxes).tobytes())
+    return h.hexdigest()[:8]
+
+
+def cache_path(catalog: Catalog, size: int, cache_dir: str | Path | None = None, crop: str = "none") -> Path:
+    """The folder that holds (or will hold) the cache of ``catalog`` at ``size`` with ``crop``."""
+    root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    extra = _extra_key(catalog, crop)
+    return root / (f"images-{catalog.fingerprint()}-{size}-{crop}" + (f"-{extra}" if extra else ""))
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a resized image sits in its letterboxed square: its size and top-left offset."""
+
+    width: int
+    height: int
+    left: int
+    top: int
+
+
+def letterbox(
+    image: Image.Image, size: int, fill: tuple[int, int, int] = (255, 255, 255)
+) -> tuple[np.ndarray, Placement]:
+    """Resize so the longer side is ``size`` (aspect kept), centred on a ``fill`` square (size, size, 3)."""
+    scale = size / max(image.width, image.height)
+    w = max(1, min(size, round(image.width * scale)))
+    h = max(1, min(size, round(image.height * scale)))
+    place = Placement(w, h, (size - w) // 2, (size - h) // 2)
+    resized = image if image.size == (w, h) else image.resize((w, h), Image.Resampling.BICUBIC)
+    canvas = np.empty((size, size, 3), dtype=np.uint8)
+    canvas[...] = np.asarray(fill, dtype=np.uint8)
+    canvas[place.top : place.top + h, place.left : place.left + w] = np.asarray(resized, dtype=np.uint8)
+    return canvas, place
+
+
+def letterbox_mask(mask: np.ndarray, box: Box | None, place: Placement, size: int) -> np.ndarray:
+    """Crop a 0/255 mask to ``box`` (its own pixels), resize to the image's placement, pad with 0."""
+    if box is not None:
+        x0, y0, x1, y1 = box
+        mask = mask[y0:y1, x0:x1]
+    small = Image.fromarray(mask).resize((place.width, place.height), Image.Resampling.BILINEAR)
+    out = np.zeros((size, size), dtype=np.uint8)
+    out[place.top : place.top + place.height, place.left : place.left + place.width] = np.where(
+        np.asarray(small) >= 128, 255, 0
+    ).astype(np.uint8)
+    return out
+
+
+def _with_margin(x0: float, y0: float, x1: float, y1: float) -> tuple[float, float, float, float] | None:
+    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)) or x1 <= x0 or y1 <= y0:
+        return None
+    m = max(2.0, CROP_MARGIN * max(x1 - x0, y1 - y0))
+    return (x0 - m, y0 - m, x1 + m, y1 + m)
+
+
+def mask_box(mask: np.ndarray) -> tuple[float, float, float, float] | None:
+    """Bounding box (x0, y0, x1, y1) of a mask's foreground with a small margin; None for an empty mask."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    if len(rows) == 0:
+        return None
+    return _with_margin(float(cols[0]), float(rows[0]), float(cols[-1] + 1), float(rows[-1] + 1))
+
+
+@contextlib.contextmanager
+def _build_lock(directory: Path) -> Iterator[None]:
+    """An exclusive lock on the folder, so DDP ranks (or two runs) never write the same cache at once."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; one process per cache is the user's responsibility
+        yield
+        return
+    with open(directory / _LOCK, "a+") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _read_meta(directory: Path) -> dict[str, Any] | None:
+    try:
+        with open(directory / _META) as fh:
+            meta = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    return meta if isinstance(meta, dict) and meta.get("format") == CACHE_FORMAT else None
+
+
+def _problem_from_error(exc: ImageLoadError) -> Problem:
+    return Problem(
+        "error",
+        getattr(exc, "code", "unreadable-image"),
+        exc.reason,
+        fix=exc.fix,
+        row=exc.row,
+        file=exc.path,
+    )
+
+
+@dataclass
+class ImageCache:
+    """Decoded, letterboxed images of a catalog in a memory map (see the module docstring for the layout).
+
+    Attributes:
+        directory: the cache folder.
+        images: uint8 memmap (N, size, size, 3), catalog row order; rows that were skipped are white.
+        masks: uint8 memmap (N, size, size) of 0/255 letterboxed with 0; None when the catalog has none.
+        valid: bool (N,): False for skipped rows.
+        skipped: the problem of each skipped row.
+        size: side of the square images.
+        crop: ``none``, ``bbox`` or ``mask``.
+        meta: the content of ``meta.json``.
+    """
+
+    directory: Path
+    images: np.ndarray
+    masks: np.ndarray | None
+    valid: np.ndarray
+    skipped: list[Problem]
+    size: int
+    crop: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.valid)
+
+    @classmethod
+    def build(
+        cls,
+        catalog: Catalog,
+        size: int,
+        cache_dir: str | Path | None = None,
+        *,
+        on_error: OnError = "raise",
+        crop: Crop = "none",
+        workers: int = 2,
+        progress: bool = True,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        chunk_size: int = 256,
+    ) -> ImageCache:
+        """Decode every image of ``catalog`` once (or reuse / resume an existing cache) and open it.
+
+        Args:
+            catalog: the images, in the row order the cache keeps.
+            size: side of the square each image is letterboxed to.
+            cache_dir: parent folder; default ``default_cache_dir()``.
+            on_error: ``raise`` stops at the first unreadable image (rows decoded so far are kept for the
+                rerun); ``skip`` records it in ``skipped``, marks it invalid and goes on. A complete cache
+                with skipped rows built again with ``raise`` retries those rows (a fixed file is picked up).
+            crop: ``none``; ``bbox``: crop to the manifest's bbox columns plus a small margin (rows without
+                a valid box keep the whole image); ``mask``: crop to the mask's foreground box (an empty mask
+                keeps the whole image). Boxes are in displayed pixels, after EXIF rotation.
+            workers: decoding threads (PIL releases the GIL while decoding and resizing).
+            progress: show a tqdm bar.
+            max_pixels: decompression-bomb guard, see ``load_rgb``.
+            chunk_size: rows decoded between progress records (a crash redoes at most this many).
+
+        Raises:
+            ImageLoadError: with ``on_error="raise"``, naming the file, the row and the fix.
+            ManifestError: ``crop="bbox"`` without bbox columns, or ``crop="mask"`` without masks.
+        """
+        if on_error not in ("raise", "skip"):
+            raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+        if crop not in ("none", "bbox", "mask"):
+            raise ValueError(f"crop must be 'none', 'bbox' or 'mask', got {crop!r}")
+        if size < 1:
+            raise ValueError(f"size must be >= 1, got {size}")
+        if len(catalog) == 0:
+            raise ManifestError(
+                "the catalog has no rows: nothing to cache.", file=catalog.source,
+                fix="add images to the manifest.",
+            )
+        if crop == "bbox" and not catalog.has_bbox():
+            raise ManifestError(
+                "crop='bbox' needs the columns bbox_x0, bbox_y0, bbox_x1, bbox_y1.", file=catalog.source,
+                fix="add the box columns to the manifest, or use crop='none'.",
+            )
+        if crop == "mask" and not catalog.has_masks():
+            raise ManifestError(
+                "crop='mask' needs a mask_path for every row.", file=catalog.source,
+                fix="add mask_path (foreground PNGs), or use crop='none' / 'bbox'.",
+            )
+        directory = cache_path(catalog, size, cache_dir, crop)
+        directory.mkdir(parents=True, exist_ok=True)
+        with _build_lock(directory):
+            meta = _read_meta(directory)
+            if meta is not None:
+                cache = cls._open_dir(directory, meta, expect_count=len(catalog))
+                if not (on_error == "raise" and cache.skipped):
+                    return cache
+                (directory / _META).unlink()  # retrying skipped rows: the folder is unfinished until done
+            _Builder(
+                catalog, directory, size, crop, on_error, workers, progress, max_pixels, chunk_size
+            ).run()
+            meta = _read_meta(directory)
+            assert meta is not None
+            return cls._open_dir(directory, meta, expect_count=len(catalog))
+
+    @classmethod
+    def open(
+        cls, catalog: Catalog, size: int, cache_dir: str | Path | None = None, *, crop: Crop = "none"
+    ) -> ImageCache:
+        """Open the complete cache of ``catalog`` at ``size`` and ``crop`` without decoding anything.
+
+        Raises:
+            IncompleteCacheError: no complete cache for this catalog (build it with ``ImageCache.build``).
+        """
+        return cls.open_dir(cache_path(catalog, size, cache_dir, crop), expect_count=len(catalog))
+
+    @classmethod
+    def open_dir(cls, directory: str | Path, *, expect_count: int | None = None) -> ImageCache:
+        """Open a complete cache folder read-only.
+
+        Raises:
+            IncompleteCacheError: the folder has no ``meta.json`` (never built, or a build still running or
+                interrupted), or its arrays do not match it.
+        """
+        directory = Path(directory)
+        meta = _read_meta(directory)
+        if meta is None:
+            raise IncompleteCacheError(
+                f"{directory}: no complete image cache here (no meta.json: never built, or the build was "
+                "interrupted). Fix: run ImageCache.build (or the training command) to build or resume it."
+            )
+        return cls._open_dir(directory, meta, expect_count=expect_count)
+
+    @classmethod
+    def _open_dir(cls, directory: Path, meta: dict[str, Any], *, expect_count: int | None) -> ImageCache:
+        count, size = int(meta["count"]), int(meta["size"])
+        if expect_count is not None and count != expect_count:
+            raise IncompleteCacheError(
+                f"{directory}: the cache holds {count} images but the catalog has {expect_count}. "
+                "Fix: delete the folder and rebuild."
+            )
+        try:
+            images = np.load(directory / _IMAGES, mmap_mode="r")
+            masks = np.load(directory / _MASKS, mmap_mode="r") if meta.get("has_masks") else None
+            valid = np.load(directory / _VALID)
+        except (OSError, ValueError) as exc:
+            raise IncompleteCacheError(
+                f"{directory}: cache arrays unreadable ({exc}). Fix: delete the folder and rebuild."
+            ) from exc
+        shapes_ok = (
+            images.shape == (count, size, size, 3)
+            and images.dtype == np.uint8
+            and valid.shape == (count,)
+            and (masks is None or masks.shape == (count, size, size))
+        )
+        if not shapes_ok:
+            raise IncompleteCacheError(
+                f"{directory}: arrays do not match meta.json. Fix: delete the folder and rebuild."
+            )
+        skipped = [Problem(**p) for p in meta.get("skipped", [])]
+        return cls(directory, images, masks, valid.astype(bool), skipped, size, str(meta["crop"]), meta)
+
+
+class _Builder:
+    """Decodes the pending rows of one cache folder in chunks, recording progress after each chunk."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        directory: Path,
+        size: int,
+        crop: str,
+        on_error: str,
+        workers: int,
+        progress: bool,
+        max_pixels: int,
+        chunk_size: int,
+    ) -> None:
+        self.catalog = catalog
+        self.directory = directory
+        self.size = size
+        self.crop = crop
+        self.on_error = on_error
+        self.workers = max(1, int(workers))
+        self.progress = progress
+        self.max_pixels = max_pixels
+        self.chunk_size = max(1, int(chunk_size))
+        self.n = len(catalog)
+        self.has_masks = catalog.has_masks()
+        frame = catalog.frame
+        self.rows = frame["row"].to_numpy(dtype=np.int64)
+        self.image_paths = frame["image_path"].tolist()
+        self.mask_paths = frame["mask_path"].tolist() if self.has_masks else None
+        self.boxes = frame[list(BBOX_COLUMNS)].to_numpy(np.float64) if crop == "bbox" else None
+        self.root = catalog.root
+        self.resolved_root = catalog.root.resolve()
+        self.status = np.zeros(self.n, dtype=np.uint8)
+        self.problems: dict[int, Problem] = {}
+
+    # -- state on disk ------------------------------------------------------------------------------------
+    def _open_array(self, name: str, shape: tuple[int, ...]) -> tuple[np.ndarray, bool]:
+        """Open ``name`` for writing in place; (array, reused) where reused means earlier rows may be kept."""
+        path = self.directory / name
+        if path.exists():
+            try:
+                arr = np.lib.format.open_memmap(path, mode="r+")
+                if arr.shape == shape and arr.dtype == np.uint8:
+                    return arr, True
+                del arr
+            except (OSError, ValueError):  # a header cut short by a crash during creation
+                pass
+            path.unlink()
+        return np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=shape), False
+
+    def _replay_progress(self) -> None:
+        """Restore row states from ``progress.log``; a torn last line (crash mid-append) is ignored."""
+        path = self.directory / _PROGRESS
+        if not path.exists():
+            return
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                try:
+                    record = json.loads(line)
+                    ok = [int(i) for i in record["ok"]]
+                    skipped = [(int(i), Problem(**p)) for i, p in record["skipped"]]
+                except (ValueError, KeyError, TypeError):
+                    continue
+                if any(not 0 <= i < self.n for i in ok) or any(not 0 <= i < self.n for i, _ in skipped):
+                    continue
+                self.status[ok] = _OK
+                for i, problem in skipped:
+                    self.status[i] = _SKIPPED
+                    self.problems[i] = problem
+                for i in ok:
+                    self.problems.pop(i, None)
+
+    def _commit(self, ok: list[int], skipped: list[tuple[int, Problem]]) -> None:
+        """Make a chunk's pixels durable, then record it: the log never runs ahead of the data."""
+        if not ok and not skipped:
+            return
+        for i, _ in skipped:  # a skipped row reads as a white square, like the letterbox padding
+            self.images[i] = 255
+            if self.masks is not None:
+                self.masks[i] = 0
+        self.images.flush()
+        if self.masks is not None:
+            self.masks.flush()
+        line = json.dumps({"ok": ok, "skipped": [[i, p.to_dict()] for i, p in skipped]})
+        with open(self.directory / _PROGRESS, "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        self.status[ok] = _OK
+        for i, problem in skipped:
+            self.status[i] = _SKIPPED
+            self.problems[i] = problem
+        for i in ok:
+            self.problems.pop(i, None)
+
+    # -- decoding -----------------------------------------------------------------------------------------
+    def _escapes_root(self, rel: str) -> bool:
+        if self.catalog.allow_outside_root:
+            return False
+        target = (self.resolved_root / rel).resolve()
+        return not (target == self.resolved_root or self.resolved_root in target.parents)
+
+    def _decode(self, i: int) -> ImageLoadError | None:
+        """Decode row ``i`` into the arrays; an unreadable image is returned (the caller applies on_error)."""
+        row = int(self.rows[i])
+        rel = self.image_paths[i]
+        path = self.root / rel
+        try:
+            if self._escapes_root(rel):
+                raise UnreadableImageError(
+                    "path-escapes-root", path, f"image_path {rel!r} points outside the image root.",
+                    fix="use a path relative to the root, or pass --allow-outside-root if intended.", row=row,
+                )
+            mask = None
+            region: tuple[float, float, float, float] | None = None
+            frame: tuple[int, int] | None = None
+            if self.mask_paths is not None:
+                if self._escapes_root(self.mask_paths[i]):
+                    raise UnreadableImageError(
+                        "mask-path-escapes-root", self.root / self.mask_paths[i],
+                        f"mask_path {self.mask_paths[i]!r} points outside the image root.",
+                        fix="use a path relative to the root, or pass --allow-outside-root if intended.",
+                        row=row,
+                    )
+                mask = load_mask(self.root / self.mask_paths[i], row=row, max_pixels=self.max_pixels)
+            if self.boxes is not None:
+                region = _with_margin(*self.boxes[i])
+            elif self.crop == "mask" and mask is not None:
+                region = mask_box(mask)
+                frame = (mask.shape[1], mask.shape[0])
+            loaded = open_image(
+                path, max_pixels=self.max_pixels, row=row, region=region, region_frame=frame, fit=self.size
+            )
+            pixels, place = letterbox(loaded.image, self.size)
+            self.images[i] = pixels
+            if mask is not None and self.masks is not None:
+                box = None
+                if loaded.region is not None:  # the image's crop, in the mask's own pixels
+                    sx = mask.shape[1] / loaded.original_size[0]
+                    sy = mask.shape[0] / loaded.original_size[1]
+                    x0, y0, x1, y1 = loaded.region
+                    box = (
+                        math.floor(x0 * sx), math.floor(y0 * sy),
+                        max(math.floor(x0 * sx) + 1, math.ceil(x1 * sx)),
+                        max(math.floor(y0 * sy) + 1, math.ceil(y1 * sy)),
+                    )
+                self.masks[i] = letterbox_mask(mask, box, place, self.size)
+        except ImageLoadError as exc:
+            return exc
+        return None
+
+    def _run_chunk(self, pool: cf.ThreadPoolExecutor, chunk: Sequence[int], bar: tqdm) -> None:
+        futures = [pool.submit(self._decode, i) for i in chunk]
+        fatal: ImageLoadError | None = None
+        crash: BaseException | None = None
+        try:
+            for fut in cf.as_completed(futures):
+                if fut.exception() is None:
+                    bar.update(1)
+        finally:
+            # Also on Ctrl-C or a crash: keep every row that did finish, so the rerun does not redo it.
+            for fut in futures:
+                fut.cancel()
+            cf.wait(futures)
+            ok: list[int] = []
+            skipped: list[tuple[int, Problem]] = []
+            for i, fut in zip(chunk, futures):
+                if fut.cancelled():
+                    continue
+                exc = fut.exception()
+                if exc is not None:
+                    crash = crash or exc
+                    continue
+                failure = fut.result()
+                if failure is None:
+                    ok.append(int(i))
+                elif self.on_error == "skip":
+                    skipped.append((int(i), _problem_from_error(failure)))
+                else:
+                    fatal = fatal or failure
+            self._commit(ok, skipped)
+        if crash is not None:
+            raise crash
+        if fatal is not None:
+            raise fatal
+
+    def run(self) -> None:
+        """Decode what is pending, then write ``valid.npy`` and, last, ``meta.json``."""
+        started = time.perf_counter()
+        self.images, reused = self._open_array(_IMAGES, (self.n, self.size, self.size, 3))
+        self.masks: np.ndarray | None = None
+        if self.has_masks:
+            self.masks, masks_reused = self._open_array(_MASKS, (self.n, self.size, self.size))
+            reused = reused and masks_reused
+        if reused:
+            self._replay_progress()
+        else:
+            (self.directory / _PROGRESS).unlink(missing_ok=True)
+        retry = _SKIPPED if self.on_error == "raise" else _PENDING
+        pending = np.flatnonzero((self.status == _PENDING) | (self.status == retry))
+        with tqdm(
+            total=self.n, initial=self.n - len(pending), desc="decoding images", unit="img",
+            disable=not self.progress, dynamic_ncols=True,
+        ) as bar, cf.ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="cv-decode") as pool:
+            for start in range(0, len(pending), self.chunk_size):
+                self._run_chunk(pool, pending[start : start + self.chunk_size], bar)
+        self.images.flush()
+        if self.masks is not None:
+            self.masks.flush()
+        del self.images, self.masks
+        valid = self.status == _OK
+        save_npy(self.directory / _VALID, valid)
+        skipped = [self.problems[i].to_dict() for i in sorted(self.problems) if self.status[i] == _SKIPPED]
+        write_json(
+            self.directory / _META,
+            {
+                "format": CACHE_FORMAT,
+                "version": CACHE_VERSION,
+                "fingerprint": self.catalog.fingerprint(),
+                "size": self.size,
+                "crop": self.crop,
+                "count": self.n,
+                "valid": int(valid.sum()),
+                "has_masks": self.has_masks,
+                "root": str(self.resolved_root),
+                "source": str(self.catalog.source) if self.catalog.source else None,
+                "build_seconds": round(time.perf_counter() - started, 3),
+                "skipped": skipped,
+            },
+        )

@@ -1,0 +1,368 @@
+"""Validate a catalog before training: every problem with its row, its file and the fix, in one report.
+
+``validate_catalog`` combines the manifest's structural problems (``Catalog.structural_problems``) with
+checks of the data's usefulness (styles with one product, splits that leak a style) and, unless
+``check_files=False``, a full decode of every image and mask (truncation only shows at the last bytes).
+
+>>> report = validate_catalog(Catalog.load("manifest.csv", root="images/"))  # doctest: +SKIP
+>>> print(report.format())  # doctest: +SKIP
+>>> report.ok  # doctest: +SKIP
+True
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from colorvariants.data.catalog import BBOX_COLUMNS, Catalog
+from colorvariants.data.images import (
+    DEFAULT_MAX_PIXELS,
+    expected_extensions,
+    extension_matches,
+    load_mask,
+    open_image,
+)
+from colorvariants.data.problems import Problem
+from colorvariants.errors import ImageLoadError
+
+KNOWN_SPLITS = ("train", "val", "test")
+COUNT_KEYS = ("rows", "products", "styles", "images")
+
+
+@dataclass
+class ValidationReport:
+    """What ``validate_catalog`` found.
+
+    Attributes:
+        problems: every finding, errors first, then by row.
+        counts: per split (and ``all``): ``rows`` of the manifest, distinct ``products``, ``styles`` and
+            ``images`` (distinct image paths).
+        source: the manifest file, when known.
+        root: the image root.
+        checked_files: whether images were opened and decoded.
+    """
+
+    problems: list[Problem] = field(default_factory=list)
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    source: str | None = None
+    root: str | None = None
+    checked_files: bool = True
+
+    @property
+    def errors(self) -> list[Problem]:
+        """Problems that make the catalog unusable as it is."""
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        """Problems worth fixing that do not stop training."""
+        return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        """True when there is no error (warnings allowed)."""
+        return not self.errors
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary with every problem."""
+        return {
+            "ok": self.ok,
+            "source": self.source,
+            "root": self.root,
+            "checked_files": self.checked_files,
+            "counts": self.counts,
+            "errors": len(self.errors),
+            "warnings": len(self.warnings),
+            "problems": [p.to_dict() for p in self.problems],
+        }
+
+    def format(self, max_per_code: int = 20) -> str:
+        """A readable report: counts per split, then errors and warnings (``max_per_code`` of each kind)."""
+        lines = [f"Manifest: {self.source or '(in memory)'}", f"Image root: {self.root}"]
+        if not self.checked_files:
+            lines.append("Image files: not checked (--no-files)")
+        if self.counts:
+            lines.append("")
+            lines.append(f"{'split':<10}" + "".join(f"{k:>10}" for k in COUNT_KEYS))
+            for name, c in self.counts.items():
+                lines.append(f"{name:<10}" + "".join(f"{c.get(k, 0):>10}" for k in COUNT_KEYS))
+        for title, items in (("Errors", self.errors), ("Warnings", self.warnings)):
+            if not items:
+                continue
+            lines += ["", f"{title} ({len(items)}):"]
+            shown: dict[str, int] = {}
+            for p in items:
+                shown[p.code] = shown.get(p.code, 0) + 1
+                if shown[p.code] <= max_per_code:
+                    lines.append(f"  {p}")
+            for code, n in shown.items():
+                if n > max_per_code:
+                    lines.append(f"  ... and {n - max_per_code} more '{code}' (see --json for all)")
+        lines.append("")
+        if self.ok:
+            lines.append(f"OK: no errors, {len(self.warnings)} warning(s).")
+        else:
+            lines.append(f"FAILED: {len(self.errors)} error(s), {len(self.warnings)} warning(s).")
+        return "\n".join(lines)
+
+
+def _counts(frame: pd.DataFrame, styles: np.ndarray) -> dict[str, dict[str, int]]:
+    def count(mask: np.ndarray) -> dict[str, int]:
+        sub = frame[mask]
+        return {
+            "rows": int(mask.sum()),
+            "products": int(sub["product_id"].nunique()) if "product_id" in sub.columns else 0,
+            "styles": int(len(set(styles[mask].tolist()))),
+            "images": int(sub["image_path"].nunique()) if "image_path" in sub.columns else 0,
+        }
+
+    out: dict[str, dict[str, int]] = {}
+    if "split" in frame.columns:
+        for name in sorted(frame["split"].unique().tolist()):
+            out[name or "(none)"] = count((frame["split"] == name).to_numpy())
+    out["all"] = count(np.ones(len(frame), dtype=bool))
+    return out
+
+
+def _escapes_root(catalog: Catalog, rel: str) -> bool:
+    root = catalog.root.resolve()
+    target = (root / rel).resolve()
+    return not (target == root or root in target.parents)
+
+
+def _data_problems(catalog: Catalog) -> list[Problem]:
+    """What makes a structurally sound catalog less useful: no styles, singleton styles, leaking splits."""
+    f = catalog.frame
+    src = str(catalog.source) if catalog.source else None
+    problems: list[Problem] = []
+    if "style_id" not in f.columns:
+        problems.append(Problem(
+            "warning", "no-style-column",
+            "the manifest has no style_id column: colour variants are unknown, every product is its own "
+            "style, so variant retrieval can be neither trained nor evaluated.",
+            fix="add style_id: products that are colours of the same design share one.", file=src,
+        ))
+    else:
+        empty = f.loc[(f["style_id"] == "") & (f["product_id"] != ""), "row"].tolist()
+        for row in empty:
+            problems.append(Problem(
+                "warning", "empty-style-id",
+                "style_id is empty: this product is treated as a style of its own.",
+                fix="fill in the style_id shared with its colour variants.", row=int(row), file=src,
+            ))
+        styled = f[(f["style_id"] != "") & (f["product_id"] != "")]
+        per_style = styled.groupby("style_id", sort=True).agg(
+            products=("product_id", "nunique"), row=("row", "min"), product=("product_id", "first")
+        )
+        for style, rec in per_style[per_style["products"] == 1].iterrows():
+            problems.append(Problem(
+                "warning", "single-product-style",
+                f"style {style!r} has a single product ({rec['product']!r}): cannot be evaluated: no colour "
+                "variant to find.",
+                fix="add its other colour variants if it has any (it still trains as a negative).",
+                row=int(rec["row"]), file=src,
+            ))
+    if "split" in f.columns:
+        for name in sorted(set(f["split"].unique().tolist()) - set(KNOWN_SPLITS)):
+            rows = f.loc[f["split"] == name, "row"]
+            problems.append(Problem(
+                "warning", "unknown-split",
+                f"split {name!r} ({len(rows)} rows) is not one of {list(KNOWN_SPLITS)}.",
+                fix="use train, val or test (or leave split out and use --assign-splits).",
+                row=int(rows.min()), file=src,
+            ))
+        styles = pd.Series(catalog.style_ids, index=f.index)
+        n_splits = f.assign(_style=styles).groupby("_style")["split"].nunique()
+        for style in n_splits[n_splits > 1].index:
+            rows = f[styles == style]
+            problems.append(Problem(
+                "warning", "style-in-two-splits",
+                f"style {style!r} has images in splits {sorted(rows['split'].unique().tolist())}: evaluation "
+                "would find variants of designs seen in training.",
+                fix="split by style (Catalog.assign_splits / --assign-splits), not by image.",
+                row=int(rows["row"].min()), file=src,
+            ))
+    paths = f[f["image_path"] != ""]
+    per_image = paths.groupby("image_path")["product_id"].nunique()
+    for path in per_image[per_image > 1].index:
+        rows = paths[paths["image_path"] == path]
+        problems.append(Problem(
+            "warning", "image-in-two-products",
+            f"image {path!r} is listed for products {sorted(rows['product_id'].unique().tolist())}.",
+            fix="an image shows one product: keep the row with the right product_id.",
+            row=int(rows["row"].min()), file=src,
+        ))
+    if "mask_path" in f.columns and not catalog.allow_outside_root:
+        for row, path in f[["row", "mask_path"]].itertuples(index=False):
+            if path and _escapes_root(catalog, path):
+                problems.append(Problem(
+                    "error", "mask-path-escapes-root",
+                    f"mask_path {path!r} points outside the image root {str(catalog.root)!r}.",
+                    fix="use a path relative to --root, or pass --allow-outside-root if intended.",
+                    row=int(row), file=src,
+                ))
+    if any(c in f.columns for c in BBOX_COLUMNS) and not catalog.has_bbox():
+        missing = [c for c in BBOX_COLUMNS if c not in f.columns]
+        problems.append(Problem(
+            "warning", "incomplete-bbox-columns", f"bbox columns {missing} are missing; boxes are ignored.",
+            fix="give all four of bbox_x0, bbox_y0, bbox_x1, bbox_y1, or none.", file=src,
+        ))
+    if catalog.has_bbox():
+        for row, x0, y0, x1, y1 in f[["row", *BBOX_COLUMNS]].itertuples(index=False):
+            values = (x0, y0, x1, y1)
+            if all(isinstance(v, float) and math.isnan(v) for v in values):
+                continue  # no box for this row: the whole image is used
+            if not all(math.isfinite(float(v)) for v in values) or x1 <= x0 or y1 <= y0:
+                problems.append(Problem(
+                    "warning", "bad-bbox", f"bbox ({x0}, {y0}, {x1}, {y1}) is incomplete or empty.",
+                    fix="give x0 < x1 and y0 < y1 in pixels (or leave all four empty); a bbox crop uses the "
+                    "whole image for this row.", row=int(row), file=src,
+                ))
+    return problems
+
+
+def _error_problem(exc: ImageLoadError, prefix: str = "") -> Problem:
+    code = getattr(exc, "code", "unreadable-image")
+    return Problem("error", prefix + code, exc.reason, fix=exc.fix, row=exc.row, file=exc.path)
+
+
+def _check_files_of_row(
+    catalog: Catalog, i: int, *, min_side: int, max_pixels: int, bbox: tuple[float, ...] | None
+) -> list[Problem]:
+    """Decode row ``i``'s image (and mask) fully and report what is wrong with them."""
+    f = catalog.frame
+    row = int(f.at[i, "row"])
+    path = catalog.path_of(i)
+    problems: list[Problem] = []
+    try:
+        loaded = open_image(path, max_pixels=max_pixels, row=row)
+    except ImageLoadError as exc:
+        return [_error_problem(exc)]
+    width, height = loaded.original_size
+    if not extension_matches(path, loaded.format):
+        usual = (expected_extensions(loaded.format) or [""])[0]
+        problems.append(Problem(
+            "warning", "wrong-extension",
+            f"the file is {loaded.format} but named {path.suffix or '(no extension)'!r}; it loads fine.",
+            fix=f"rename it to {path.stem}{usual} and update image_path, so other tools open it too.",
+            row=row, file=str(path),
+        ))
+    if min(width, height) < min_side:
+        problems.append(Problem(
+            "warning", "too-small",
+            f"{width}x{height} is smaller than {min_side} px on a side; it will be upscaled and blurry.",
+            fix="use a larger image, or lower --min-side if small images are expected.",
+            row=row, file=str(path),
+        ))
+    if bbox is not None and all(math.isfinite(v) for v in bbox):
+        x0, y0, x1, y1 = bbox
+        if x0 < -1 or y0 < -1 or x1 > width + 1 or y1 > height + 1:
+            problems.append(Problem(
+                "warning", "bbox-outside-image",
+                f"bbox ({x0:g}, {y0:g}, {x1:g}, {y1:g}) reaches outside the {width}x{height} image; "
+                "it is clipped.",
+                fix="give the box in pixels of the image as displayed (after EXIF rotation).",
+                row=row, file=str(path),
+            ))
+    mask_path = catalog.mask_path_of(i)
+    if mask_path is not None:
+        try:
+            mask = load_mask(mask_path, max_pixels=max_pixels, row=row)
+        except ImageLoadError as exc:
+            return problems + [_error_problem(exc, prefix="mask-")]
+        if (mask.shape[1], mask.shape[0]) != (width, height):
+            problems.append(Problem(
+                "warning", "mask-size-mismatch",
+                f"mask is {mask.shape[1]}x{mask.shape[0]} but the image is {width}x{height}; it is resized.",
+                fix="export the mask at the image's size.", row=row, file=str(mask_path),
+            ))
+        if not mask.any():
+            problems.append(Problem(
+                "warning", "empty-mask", "the mask has no foreground (all 0).",
+                fix="regenerate the mask (255 = garment); a mask crop uses the whole image.",
+                row=row, file=str(mask_path),
+            ))
+    return problems
+
+
+def _file_problems(
+    catalog: Catalog, rows: Iterable[int], *, min_side: int, max_pixels: int, workers: int, progress: bool
+) -> list[Problem]:
+    rows = list(rows)
+    boxes = (
+        catalog.frame[list(BBOX_COLUMNS)].to_numpy(dtype=np.float64) if catalog.has_bbox() else None
+    )
+    problems: list[Problem] = []
+    with cf.ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="cv-validate") as pool:
+        futures = [
+            pool.submit(
+                _check_files_of_row, catalog, i, min_side=min_side, max_pixels=max_pixels,
+                bbox=tuple(boxes[i]) if boxes is not None else None,
+            )
+            for i in rows
+        ]
+        bar = tqdm(futures, desc="checking images", unit="img", disable=not progress, dynamic_ncols=True)
+        for fut in bar:
+            problems.extend(fut.result())
+    return problems
+
+
+def validate_catalog(
+    catalog: Catalog,
+    *,
+    check_files: bool = True,
+    min_side: int = 32,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    workers: int = 2,
+    progress: bool = True,
+) -> ValidationReport:
+    """Check a catalog (built with ``check=False`` to see every problem instead of the first exception).
+
+    Args:
+        catalog: the catalog; its manifest may have any structural problem, including missing columns.
+        check_files: open and fully decode every image and mask (otherwise only the manifest is checked).
+        min_side: warn about images smaller than this on their shorter side.
+        max_pixels: images with more pixels are reported instead of decoded (decompression-bomb guard).
+        workers: decoding threads.
+        progress: show a progress bar while checking files.
+
+    Returns:
+        A ``ValidationReport``; ``report.ok`` is False when any error was found.
+    """
+    f = catalog.frame
+    src = str(catalog.source) if catalog.source else None
+    report = ValidationReport(
+        source=src, root=str(catalog.root), checked_files=check_files,
+    )
+    problems = list(catalog.structural_problems())
+    if any(p.code == "missing-column" for p in problems):
+        report.problems = problems
+        report.counts = {"all": {"rows": len(f), "products": 0, "styles": 0, "images": 0}}
+        return report
+    if len(f) == 0:
+        problems.append(Problem("error", "empty-manifest", "the manifest has no data rows.",
+                                fix="add one row per image: image_path,product_id[,style_id,...].", file=src))
+    problems += _data_problems(catalog)
+    if check_files and len(f):
+        escaped = {p.row for p in problems if p.code in ("path-escapes-root", "mask-path-escapes-root")}
+        rows = [i for i, (r, path) in enumerate(f[["row", "image_path"]].itertuples(index=False))
+                if path and int(r) not in escaped]  # never open a file outside the root
+        problems += _file_problems(
+            catalog, rows, min_side=min_side, max_pixels=max_pixels, workers=workers, progress=progress
+        )
+    severity_rank = {"error": 0, "warning": 1}
+    problems.sort(key=lambda p: (severity_rank.get(p.severity, 2), -1 if p.row is None else p.row, p.code))
+    report.problems = problems
+    report.counts = _counts(f, catalog.style_ids)
+    return report
+
+
+__all__ = ["ValidationReport", "validate_catalog"]

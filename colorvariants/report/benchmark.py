@@ -1,0 +1,261 @@
+"""``colorvariants benchmark``: train every method under one budget, evaluate on held-out styles, compare.
+
+For each method: fit on the train split (validation on val), embed the test split, evaluate with the protocol
+(shared/docs/protocol.md), export colour-variant groups, and keep a few queries' neighbours for the report.
+Reference rows that need no training, ``untrained`` and ``color_histogram``, are evaluated the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from colorvariants.config import apply_overrides, from_dict, to_dict
+from colorvariants.data.cache import ImageCache
+from colorvariants.data.catalog import Catalog
+from colorvariants.data.datamodule import DataConfig
+from colorvariants.errors import EmbeddingError
+from colorvariants.io import write_json
+from colorvariants.models.training import FitConfig, TrainerConfig, fit
+from colorvariants.retrieval.dedup import find_groups
+from colorvariants.retrieval.embed import EmbedConfig, embed_catalog
+from colorvariants.retrieval.evaluate import evaluate_embeddings
+from colorvariants.retrieval.references import color_histogram, untrained_module
+from colorvariants.retrieval.store import EmbeddingSet
+
+METRIC_KEYS = ("recall@1", "recall@5", "recall@10", "recall@20", "map@r")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named benchmark row: a method plus config overrides (``model.x=y`` / ``data.x=y`` strings)."""
+
+    method: str
+    overrides: tuple[str, ...] = ()
+    description: str = ""
+
+
+# Every row the benchmark can train, in one table (lightly's METHODS idea).
+VARIANTS: dict[str, Variant] = {
+    "triplet": Variant("triplet", ("data.sampler=pk",), "supervised triplet on style labels"),
+    "simclr": Variant("simclr", (), "SimCLR, lightly's SimCLRTransform defaults"),
+    "mocov2": Variant("mocov2", (), "MoCo v2, lightly's MoCoV2Transform defaults"),
+    "cvssl": Variant("cvssl", (), "CV-SSL: fixed part crops + strong colour views"),
+    # Issue 5's control: SimCLR made colour-invariant by stronger jitter only (no parts, no luminance remap).
+    "simclr-colorinv": Variant("simclr", ("model.views.cj_hue=0.5", "model.views.cj_sat=1.0",
+                                          "model.views.random_gray_scale=0.5"),
+                               "SimCLR with hue 0.5, saturation 1.0, grayscale 0.5"),
+    # Ablations of CV-SSL (BENCHMARKS.md).
+    "cvssl-whole-only": Variant("cvssl", ("model.layout=whole",), "CV-SSL without part crops"),
+    "cvssl-hue-only": Variant("cvssl", ("model.views.luminance_prob=0.0", "model.views.recolor_luminance=false",
+                                        "model.views.channel_perm_prob=0.0", "model.views.gray_prob=0.0",
+                                        "model.views.cj_bright=0.0", "model.views.cj_contrast=0.0"),
+                              "CV-SSL whose views only rotate hue (no luminance change)"),
+    "cvssl-concat": Variant("cvssl", ("model.embedding=concat",), "CV-SSL, whole+parts concatenated embedding"),
+}
+REFERENCES = ("untrained", "color_histogram")
+
+
+@dataclass
+class BenchmarkConfig:
+    """Budget and settings shared by every method, so the comparison is fair."""
+
+    methods: tuple[str, ...] = ("triplet", "simclr", "mocov2", "cvssl")
+    image_size: int = 64
+    max_epochs: int = 20
+    max_minutes: float | None = None  # per method; whichever of epochs/minutes comes first
+    backbone: str = "resnet18"
+    batch_size: int = 128
+    seed: int = 0
+    references: tuple[str, ...] = REFERENCES
+    threads: int | None = None
+    overrides: tuple[str, ...] = ()  # applied to every method (e.g. "data.crop=bbox")
+    n_gallery_queries: int = 8
+    dedup_k: int = 10
+    dedup_precision: float = 0.9
+    progress_bar: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def dataset_summary(catalog: Catalog, test: Catalog) -> dict[str, Any]:
+    """Counts a reader needs to judge the numbers (and the number of evaluable queries)."""
+    f = catalog.frame
+    styles_test = pd.Series(test.style_ids)
+    products_per_style = test.frame.groupby(styles_test.values)["product_id"].nunique()
+    queries = int(styles_test.isin(products_per_style[products_per_style >= 2].index).sum())
+    return {
+        "images": int(len(f)), "products": int(f["product_id"].nunique()),
+        "styles": int(len(set(catalog.style_ids.tolist()))),
+        "train_images": int((f["split"] == "train").sum()), "val_images": int((f["split"] == "val").sum()),
+        "test_images": int(len(test)), "test_styles": int(styles_test.nunique()), "queries": queries,
+        "families": f["family"].value_counts().to_dict() if "family" in f.columns else {},
+    }
+
+
+def _sample_neighbors(es: EmbeddingSet, queries: np.ndarray, k: int = 5) -> dict[str, Any]:
+    """Top-k neighbours (own product excluded, as in the protocol) of a few queries, for the gallery."""
+    v = np.asarray(es.vectors, dtype=np.float32)
+    products = es.ids["product_id"].to_numpy()
+    styles = es.ids["style_id"].to_numpy()
+    sims = v[queries] @ v.T
+    neighbors, hits = [], []
+    for qi, q in enumerate(queries):
+        s = sims[qi].copy()
+        s[products == products[q]] = -np.inf
+        top = np.argsort(-s, kind="stable")[:k]
+        neighbors.append(top.tolist())
+        hits.append([bool(styles[t] == styles[q]) for t in top])
+    return {"neighbors": neighbors, "hits": hits}
+
+
+class BenchmarkRunner:
+    """Runs the rows of a benchmark into ``out_dir`` (see ``run_benchmark``)."""
+
+    def __init__(self, catalog: Catalog, out_dir: str | Path, cfg: BenchmarkConfig) -> None:
+        self.cfg = cfg
+        self.out = Path(out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        if "split" not in catalog.frame.columns or (catalog.frame["split"] == "").any():
+            catalog = catalog.assign_splits(seed=cfg.seed)
+        self.catalog = catalog
+        self.test = catalog.split("test")
+        self.cache_dir = str(self.out / "cache")
+        self.results: dict[str, dict[str, Any]] = {}
+        self.neighbors: dict[str, Any] = {}
+        test_styles = pd.Series(self.test.style_ids)
+        per_style = self.test.frame.groupby(test_styles.values)["product_id"].nunique()
+        eligible = np.flatnonzero(test_styles.isin(per_style[per_style >= 2].index).to_numpy())
+        rng = np.random.default_rng(cfg.seed)
+        self.queries = np.sort(rng.choice(eligible, size=min(cfg.n_gallery_queries, len(eligible)), replace=False))
+
+    # -- rows ---------------------------------------------------------------------------------------------
+    def fit_config(self, name: str) -> FitConfig:
+        variant = VARIANTS[name]
+        data: dict[str, Any] = {
+            "method": variant.method,
+            "data": to_dict(DataConfig(image_size=self.cfg.image_size, batch_size=self.cfg.batch_size,
+                                       cache_dir=self.cache_dir, seed=self.cfg.seed)),
+            "trainer": to_dict(TrainerConfig(max_epochs=self.cfg.max_epochs, max_minutes=self.cfg.max_minutes,
+                                             seed=self.cfg.seed, threads=self.cfg.threads,
+                                             progress_bar=self.cfg.progress_bar, log_every_n_steps=5)),
+            "model": {"backbone": self.cfg.backbone},
+        }
+        data = apply_overrides(data, list(variant.overrides) + list(self.cfg.overrides))
+        return from_dict(FitConfig, data)
+
+    def run_method(self, name: str) -> dict[str, Any]:
+        if name not in VARIANTS:
+            raise ValueError(f"unknown benchmark method {name!r}; known: {sorted(VARIANTS)} + {list(REFERENCES)}")
+        cfg = self.fit_config(name)
+        run_dir = self.out / "runs" / name
+        result = fit(cfg, self.catalog, run_dir)
+        emb = embed_catalog(result.model_path, self.test, self.out / "embeddings" / name,
+                            EmbedConfig(cache_dir=self.cache_dir, progress=False))
+        row = self._evaluate(name, emb)
+        row.update({"train_seconds": round(result.train_seconds, 2), "epochs": result.epochs,
+                    "images_per_second": round(result.images_per_second, 2), "method": cfg.method,
+                    "description": VARIANTS[name].description, "config": to_dict(cfg)})
+        return row
+
+    def run_untrained(self) -> dict[str, Any]:
+        module = untrained_module(self.cfg.backbone, self.cfg.image_size, seed=self.cfg.seed)
+        emb = embed_catalog(module, self.test, self.out / "embeddings" / "untrained",
+                            EmbedConfig(cache_dir=self.cache_dir, progress=False))
+        row = self._evaluate("untrained", emb)
+        row.update({"train_seconds": 0.0, "epochs": 0, "images_per_second": 0.0, "method": "untrained",
+                    "description": f"randomly initialised {self.cfg.backbone}, pooled features"})
+        return row
+
+    def run_color_histogram(self) -> dict[str, Any]:
+        cache = ImageCache.build(self.test, self.cfg.image_size, self.cache_dir, progress=False)
+        rows = np.flatnonzero(np.asarray(cache.valid))
+        vectors = color_histogram(np.asarray(cache.images)[rows])
+        keep = [c for c in ("image_path", "product_id", "style_id", "split") if c in self.test.frame.columns]
+        emb = EmbeddingSet(vectors, self.test.frame.iloc[rows][keep].reset_index(drop=True),
+                           {"method": "color_histogram"})
+        emb.save(self.out / "embeddings" / "color_histogram")
+        row = self._evaluate("color_histogram", emb)
+        row.update({"train_seconds": 0.0, "epochs": 0, "images_per_second": 0.0, "method": "color_histogram",
+                    "description": "joint RGB histogram, 8 bins per channel"})
+        return row
+
+    def _evaluate(self, name: str, emb: EmbeddingSet) -> dict[str, Any]:
+        metrics = evaluate_embeddings(emb)
+        self.neighbors[name] = _sample_neighbors(emb, self.queries)
+        row: dict[str, Any] = {k: round(float(metrics[k]), 4) for k in METRIC_KEYS}
+        row["n_queries"] = int(metrics["n_queries"])
+        try:
+            groups = find_groups(emb, k=self.cfg.dedup_k, target_precision=self.cfg.dedup_precision)
+        except EmbeddingError as exc:  # e.g. a colour histogram never reaches the target precision
+            row["grouping"] = {"error": str(exc)}
+            return row
+        groups.save(self.out / "groups" / f"{name}.csv")
+        row["grouping"] = {k: round(float(v), 4) for k, v in (groups.metrics or {}).items()}
+        row["grouping"]["threshold"] = round(float(groups.threshold), 4)
+        row["grouping"]["groups"] = groups.n_groups
+        return row
+
+    # -- the whole run ------------------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        started = _dt.datetime.now().isoformat(timespec="seconds")
+        t0 = time.perf_counter()
+        rows = list(self.cfg.methods) + [r for r in self.cfg.references if r not in self.cfg.methods]
+        runners = {"untrained": self.run_untrained, "color_histogram": self.run_color_histogram}
+        for name in rows:
+            print(f"[benchmark] {name} ...", flush=True)
+            self.results[name] = runners[name]() if name in runners else self.run_method(name)
+            r = self.results[name]
+            print(f"[benchmark] {name}: recall@1={r['recall@1']:.3f} map@r={r['map@r']:.3f} "
+                  f"epochs={r['epochs']} train={r['train_seconds']:.0f}s", flush=True)
+            self._write(started, time.perf_counter() - t0)  # partial results survive a crash
+        return self._write(started, time.perf_counter() - t0)
+
+    def _write(self, started: str, seconds: float) -> dict[str, Any]:
+        doc = {
+            "methods": self.results,
+            "dataset": {**dataset_summary(self.catalog, self.test), "image_size": self.cfg.image_size},
+            "config": {**to_dict(self.cfg), "machine": machine_description(), "started": started,
+                       "wall_seconds": round(seconds, 1)},
+        }
+        write_json(self.out / "metrics.json", doc)
+        write_json(self.out / "neighbors.json", {"root": str(self.test.root), "queries": self.queries.tolist(),
+                                                 "methods": self.neighbors})
+        return doc
+
+
+def machine_description() -> str:
+    """CPU model, cores and GPU (if any): every reported number carries its hardware."""
+    import os
+
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return f"{cpu}, {os.cpu_count()} cores, {gpu}"
+
+
+def run_benchmark(catalog: Catalog, out_dir: str | Path, cfg: BenchmarkConfig | None = None,
+                  report: bool = True) -> dict[str, Any]:
+    """Run the benchmark into ``out_dir``: ``metrics.json``, ``neighbors.json``, runs, embeddings, groups and
+    (when ``report``) ``report.html``."""
+    runner = BenchmarkRunner(catalog, out_dir, cfg or BenchmarkConfig())
+    doc = runner.run()
+    if report:
+        from colorvariants.report.html import render_report
+
+        render_report(Path(out_dir))
+    return doc

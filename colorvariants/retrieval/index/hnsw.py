@@ -1,0 +1,40 @@
+"""``hnsw``: hierarchical navigable small-world graph over full vectors (IndexHNSWFlat, inner product)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import faiss
+
+from colorvariants.retrieval.index.base import IndexKind, register_index_kind
+
+# M=32 neighbours per node and efConstruction=40 are faiss' defaults for HNSW32 (Malkov & Yashunin 2018 use
+# M in 5..48); efSearch is tuned after the build.
+DEFAULT_M = 32
+DEFAULT_EF_CONSTRUCTION = 40
+EF_SEARCH_VALUES = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
+
+
+@register_index_kind
+class HNSWKind(IndexKind):
+    """Graph search; memory 4·N·D + ~(8·M + 16)·N bytes (level-0 has 2·M links of 4 bytes, upper levels ~M/(M-1)
+    more per node); no training; CPU only in faiss; tuned by ``efSearch``."""
+
+    name = "hnsw"
+    search_param = "efSearch"
+    gpu_capable = False
+
+    def default_params(self, n: int, d: int, memory_budget: int | None = None) -> dict[str, int]:
+        return {"M": DEFAULT_M, "efConstruction": DEFAULT_EF_CONSTRUCTION}
+
+    def memory_bytes(self, n: int, d: int, params: Mapping[str, int]) -> int:
+        return 4 * n * d + (8 * int(params["M"]) + 16) * n
+
+    def factory_string(self, params: Mapping[str, int]) -> str:
+        return f"HNSW{int(params['M'])},Flat"
+
+    def after_create(self, index: faiss.Index, params: Mapping[str, int]) -> None:
+        faiss.downcast_index(index).hnsw.efConstruction = int(params.get("efConstruction", DEFAULT_EF_CONSTRUCTION))
+
+    def search_values(self, params: Mapping[str, int]) -> list[int]:
+        return list(EF_SEARCH_VALUES)

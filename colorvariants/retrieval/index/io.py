@@ -1,0 +1,195 @@
+"""``IndexBundle``: a FAISS index with the id table of its vectors and its metadata, saved and loaded as a folder.
+
+Layout (docs/ARCHITECTURE.md, "Index")::
+
+    I/index.faiss    the CPU index (row r of the index = row r of ids.parquet)
+    I/ids.parquet    image_path, product_id, ... in index order
+    I/meta.json      format, version, kind, dim, count, metric, params, search_params, fidelity, file sizes
+
+Each file is written to a temporary name and renamed; ``meta.json`` is written last and records the byte size of
+the other two, so ``load_index`` detects a truncated file or a folder holding pieces of two different writes
+before the index is used.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+import pandas as pd
+
+from colorvariants.errors import IndexFileError
+from colorvariants.io import atomic_path, write_json
+from colorvariants.retrieval.index.base import INDEX_KINDS, search_in_batches
+from colorvariants.retrieval.store import ids_for_disk
+
+FORMAT = "colorvariants.index"
+VERSION = 1
+INDEX_FILE = "index.faiss"
+IDS_FILE = "ids.parquet"
+META_FILE = "meta.json"
+METRIC = "inner_product"
+
+
+@dataclass
+class IndexBundle:
+    """A built index, the ids of its rows (same order) and its metadata (kind, params, fidelity, ...).
+
+    ``search`` takes raw query vectors (they are L2-normalised here) and returns cosine similarities and row
+    positions into ``ids``.
+    """
+
+    index: faiss.Index
+    ids: pd.DataFrame
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.ids = self.ids.reset_index(drop=True)
+        if self.index.ntotal != len(self.ids):
+            raise IndexFileError(
+                f"the index holds {self.index.ntotal} vectors but the id table {len(self.ids)} rows. "
+                "Fix: rebuild the index from one embedding set."
+            )
+
+    @property
+    def kind(self) -> str:
+        return str(self.meta.get("kind", "flat"))
+
+    @property
+    def dim(self) -> int:
+        return int(self.index.d)
+
+    @property
+    def count(self) -> int:
+        return int(self.index.ntotal)
+
+    def __len__(self) -> int:
+        return self.count
+
+    @property
+    def search_params(self) -> dict[str, int]:
+        return dict(self.meta.get("search_params", {}))
+
+    def search(
+        self, queries: np.ndarray, k: int, *, batch_rows: int = 16_384, normalized: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` neighbours of each query row: ``(cosine (Q,k), rows into ids (Q,k), -1 when missing)``.
+
+        Raises:
+            IndexFileError: the queries' dimension differs from the index's.
+        """
+        queries = np.asarray(queries) if not isinstance(queries, np.memmap) else queries
+        if queries.ndim != 2 or queries.shape[1] != self.dim:
+            raise IndexFileError(
+                f"queries have shape {queries.shape} but the index holds {self.dim}-d vectors. "
+                "Fix: embed the queries with the model that built the index."
+            )
+        return search_in_batches(self.index, queries, min(k, max(self.count, 1)), batch_rows, normalized)
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``index.faiss``, ``ids.parquet`` and ``meta.json`` (last) to ``directory``, each atomically."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        with atomic_path(directory / INDEX_FILE, suffix=".faiss") as tmp:
+            faiss.write_index(self.index, str(tmp))
+        with atomic_path(directory / IDS_FILE, suffix=".parquet") as tmp:
+            ids_for_disk(self.ids).to_parquet(tmp, index=False)
+        reserved = ("format", "version", "kind", "dim", "count", "metric", "files")
+        meta = {
+            "format": FORMAT,
+            "version": VERSION,
+            "kind": self.kind,
+            "dim": self.dim,
+            "count": self.count,
+            "metric": METRIC,
+            **{k: v for k, v in self.meta.items() if k not in reserved},
+            "files": {
+                INDEX_FILE: (directory / INDEX_FILE).stat().st_size,
+                IDS_FILE: (directory / IDS_FILE).stat().st_size,
+            },
+        }
+        write_json(directory / META_FILE, meta)
+        self.meta = meta
+        return directory
+
+
+def load_index(directory: str | Path, *, expected_dim: int | None = None) -> IndexBundle:
+    """Load an index folder, validating version, file sizes, dim and count before the index is used.
+
+    Args:
+        directory: the folder ``IndexBundle.save`` wrote.
+        expected_dim: when given, the embedding dimension the caller will query with.
+
+    Raises:
+        IndexFileError: missing folder or file, unfinished write, other format/version, truncated or corrupt
+            file, or dims/counts that disagree (between files, or with ``expected_dim``).
+    """
+    directory = Path(directory)
+    meta_path = directory / META_FILE
+    if not directory.is_dir():
+        raise IndexFileError(f"{directory}: no such index folder. Fix: build one with `colorvariants index build`.")
+    if not meta_path.is_file():
+        raise IndexFileError(
+            f"{directory}: no meta.json, so the index is unfinished (a build stopped before its last step) or "
+            "this is not an index folder. Fix: rerun `colorvariants index build`."
+        )
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise IndexFileError(f"{meta_path}: not valid JSON ({exc}). Fix: rebuild the index.") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise IndexFileError(
+            f"{meta_path}: format {meta.get('format') if isinstance(meta, dict) else None!r} is not {FORMAT!r}; "
+            "this is not an index folder (an embedding set?). Fix: pass the folder `index build` wrote."
+        )
+    if meta.get("version") != VERSION:
+        raise IndexFileError(
+            f"{meta_path}: index version {meta.get('version')!r}; this colorvariants reads version {VERSION}. "
+            "Fix: rebuild the index with `colorvariants index build`."
+        )
+    if meta.get("metric") != METRIC or meta.get("kind") not in INDEX_KINDS:
+        raise IndexFileError(
+            f"{meta_path}: metric {meta.get('metric')!r} / kind {meta.get('kind')!r} unknown (expected "
+            f"{METRIC!r} and one of {sorted(INDEX_KINDS)}). Fix: rebuild the index."
+        )
+    for name in (INDEX_FILE, IDS_FILE):
+        path = directory / name
+        if not path.is_file():
+            raise IndexFileError(f"{path}: missing. Fix: rebuild the index (or restore the file).")
+        want = meta.get("files", {}).get(name)
+        if want is not None and path.stat().st_size != want:
+            raise IndexFileError(
+                f"{path}: {path.stat().st_size} bytes but meta.json recorded {want}; the file is truncated or "
+                "belongs to another write. Fix: rebuild the index (or rerun `index add`)."
+            )
+    try:
+        index = faiss.read_index(str(directory / INDEX_FILE))
+    except RuntimeError as exc:
+        raise IndexFileError(
+            f"{directory / INDEX_FILE}: FAISS cannot read it ({str(exc).splitlines()[0]}); the file is corrupt. "
+            "Fix: rebuild the index."
+        ) from exc
+    if index.d != meta.get("dim") or index.ntotal != meta.get("count"):
+        raise IndexFileError(
+            f"{directory / INDEX_FILE}: holds {index.ntotal} vectors of dim {index.d} but meta.json says "
+            f"{meta.get('count')} of dim {meta.get('dim')}. Fix: rebuild the index."
+        )
+    if expected_dim is not None and index.d != expected_dim:
+        raise IndexFileError(
+            f"{directory}: the index holds {index.d}-d vectors but the embeddings are {expected_dim}-d (another "
+            "model?). Fix: build the index from these embeddings, or embed with the model that built it."
+        )
+    try:
+        ids = pd.read_parquet(directory / IDS_FILE)
+    except Exception as exc:  # pyarrow raises several types on corrupt files
+        raise IndexFileError(f"{directory / IDS_FILE}: cannot be read ({exc}). Fix: rebuild the index.") from exc
+    if len(ids) != index.ntotal:
+        raise IndexFileError(
+            f"{directory / IDS_FILE}: {len(ids)} rows for {index.ntotal} indexed vectors. Fix: rebuild the index."
+        )
+    INDEX_KINDS[meta["kind"]].apply_search_params(index, meta.get("search_params", {}))
+    return IndexBundle(index, ids, meta)

@@ -1,0 +1,459 @@
+"""The embedding store: an ``EmbeddingSet`` is vectors + the id table of their images + metadata, on disk as a folder.
+
+Layout (docs/ARCHITECTURE.md, "Embedding set")::
+
+    E/embeddings.npy   float32 (N, D), rows L2-normalised
+    E/ids.parquet      one row per vector, same order: image_path, product_id (+ style_id, split, ...)
+    E/meta.json        format, version, dim, count (+ method, checkpoint, ...); written last
+
+Every file is written atomically and ``meta.json`` last (it is removed first when a set is overwritten), so a
+folder without ``meta.json`` is an unfinished write and never loads. ``load`` memory-maps the vectors by default so
+a million-row set costs no RAM until it is read, and validates them (NaN/inf and zero rows, counts, version) in
+bounded-memory chunks.
+
+>>> es = EmbeddingSet(vectors, ids, {"method": "cvssl"})   # doctest: +SKIP
+>>> es.save("runs/x/embeddings")                            # doctest: +SKIP
+>>> es = EmbeddingSet.load("runs/x/embeddings")             # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from colorvariants.errors import EmbeddingError
+from colorvariants.io import atomic_path, write_json
+
+FORMAT = "colorvariants.embeddings"
+VERSION = 1
+EMBEDDINGS_FILE = "embeddings.npy"
+IDS_FILE = "ids.parquet"
+META_FILE = "meta.json"
+REQUIRED_ID_COLUMNS = ("image_path", "product_id")
+# Columns written as strings: ids stay ids ("007" is not 7), as in the manifest.
+STRING_ID_COLUMNS = ("image_path", "product_id", "style_id", "color", "split", "mask_path")
+# Keys of meta.json the store owns; user metadata cannot override them.
+RESERVED_META_KEYS = ("format", "version", "dim", "count", "dtype", "normalized", "files")
+# Rows per chunk when scanning or normalising vectors: 65536 x 512-d float32 = 128 MB at most.
+CHUNK_ROWS = 65_536
+# A row counts as L2-normalised when its norm is within this of 1 (float32 rounding of 2048-d sums stays below).
+NORM_TOLERANCE = 1e-3
+
+
+def normalize_rows(x: np.ndarray, *, out: np.ndarray | None = None, chunk_rows: int = CHUNK_ROWS) -> np.ndarray:
+    """L2-normalise the rows of ``x`` into float32 (a new array unless ``out`` is given; ``out=x`` is in place).
+
+    Works chunk by chunk so a memory-mapped ``x`` is never loaded whole. Zero rows stay zero (their cosine with
+    anything is 0); ``EmbeddingSet`` refuses them earlier with a message.
+    """
+    x = np.asarray(x) if not isinstance(x, np.memmap) else x
+    if x.ndim != 2:
+        raise ValueError(f"normalize_rows expects (N, D); got shape {x.shape}")
+    if out is None:
+        out = np.empty(x.shape, dtype=np.float32)
+    elif out.shape != x.shape:
+        raise ValueError(f"out has shape {out.shape}, x {x.shape}")
+    for start in range(0, x.shape[0], chunk_rows):
+        block = np.asarray(x[start : start + chunk_rows], dtype=np.float32)
+        norms = np.linalg.norm(block, axis=1, keepdims=True)
+        out[start : start + chunk_rows] = block / np.where(norms > 0, norms, 1.0)
+    return out
+
+
+@dataclass(frozen=True)
+class VectorCheck:
+    """What a scan of the vectors found: rows with NaN/inf, all-zero rows, and whether all rows have norm 1."""
+
+    nonfinite_rows: np.ndarray
+    zero_rows: np.ndarray
+    normalized: bool
+
+    @property
+    def ok(self) -> bool:
+        return self.nonfinite_rows.size == 0 and self.zero_rows.size == 0
+
+
+def check_vectors(vectors: np.ndarray, chunk_rows: int = CHUNK_ROWS) -> VectorCheck:
+    """Scan vectors chunk by chunk for NaN/inf rows, zero rows and unit norm (bounded memory on memmaps)."""
+    nonfinite: list[np.ndarray] = []
+    zero: list[np.ndarray] = []
+    normalized = True
+    for start in range(0, vectors.shape[0], chunk_rows):
+        block = np.asarray(vectors[start : start + chunk_rows], dtype=np.float32)
+        finite = np.isfinite(block).all(axis=1)
+        nonfinite.append(np.flatnonzero(~finite) + start)
+        norms = np.linalg.norm(np.where(finite[:, None], block, 0.0), axis=1)
+        zero.append(np.flatnonzero(finite & (norms == 0)) + start)
+        if normalized and finite.all() and np.abs(norms - 1.0).max(initial=0.0) > NORM_TOLERANCE:
+            normalized = False
+    nf = np.concatenate(nonfinite) if nonfinite else np.zeros(0, dtype=np.int64)
+    zr = np.concatenate(zero) if zero else np.zeros(0, dtype=np.int64)
+    return VectorCheck(nf.astype(np.int64), zr.astype(np.int64), normalized and nf.size == 0 and zr.size == 0)
+
+
+@dataclass
+class EmbeddingSet:
+    """Vectors ``(N, D)`` float32, their id table (one row per vector, same order) and metadata.
+
+    Args:
+        vectors: float32 ``(N, D)``; a ``np.memmap`` stays memory-mapped.
+        ids: at least ``image_path`` and ``product_id`` (plus ``style_id``, ``split`` when known).
+        meta: free metadata (``method``, ``checkpoint``, ...); ``format``/``version``/``dim``/``count`` are set on
+            save.
+
+    Raises:
+        EmbeddingError: vectors are not 2-D or their row count differs from the id table's.
+    """
+
+    vectors: np.ndarray
+    ids: pd.DataFrame
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.vectors, np.ndarray):
+            self.vectors = np.asarray(self.vectors)
+        if self.vectors.ndim != 2:
+            raise EmbeddingError(f"embeddings must be a 2-D (N, D) array; got shape {self.vectors.shape}.")
+        if self.vectors.dtype != np.float32:
+            self.vectors = self.vectors.astype(np.float32)
+        if len(self.ids) != self.vectors.shape[0]:
+            raise EmbeddingError(
+                f"{self.vectors.shape[0]} vectors but {len(self.ids)} id rows: each vector needs exactly one id row. "
+                "Fix: re-export the embeddings so vectors and ids.parquet are written together."
+            )
+        self.ids = self.ids.reset_index(drop=True)
+        self.meta = dict(self.meta)
+
+    # -- shape ---------------------------------------------------------------------------------------------
+    @property
+    def dim(self) -> int:
+        return int(self.vectors.shape[1])
+
+    @property
+    def count(self) -> int:
+        return int(self.vectors.shape[0])
+
+    def __len__(self) -> int:
+        return self.count
+
+    @property
+    def normalized(self) -> bool:
+        """Whether the rows are known to be L2-normalised (checked on load and on save)."""
+        return bool(self.meta.get("normalized", False))
+
+    def unit_vectors(self) -> np.ndarray:
+        """The rows L2-normalised: the stored array itself when it already is (no copy), else a normalised copy."""
+        if self.normalized:
+            return self.vectors
+        return normalize_rows(self.vectors)
+
+    # -- validation ----------------------------------------------------------------------------------------
+    def validate(self, source: str | Path | None = None) -> VectorCheck:
+        """Raise ``EmbeddingError`` naming the rows with NaN/inf or zero vectors, and the id columns missing.
+
+        On success, records in ``meta["normalized"]`` whether every row has unit norm and returns the scan.
+        """
+        where = f"{source}: " if source else ""
+        missing = [c for c in REQUIRED_ID_COLUMNS if c not in self.ids.columns]
+        if missing:
+            raise EmbeddingError(
+                f"{where}the id table lacks column(s) {missing}; found {list(self.ids.columns)}. "
+                "Fix: give one row per vector with at least image_path and product_id."
+            )
+        check = check_vectors(self.vectors)
+        if check.nonfinite_rows.size:
+            raise EmbeddingError(
+                f"{where}{check.nonfinite_rows.size} vector(s) hold NaN or inf: {self._describe_rows(check.nonfinite_rows)}. "
+                "Fix: the model diverged or an image failed to decode; re-embed these images (or drop their rows "
+                "from both the vectors and ids) with a checkpoint whose loss is finite."
+            )
+        if check.zero_rows.size:
+            raise EmbeddingError(
+                f"{where}{check.zero_rows.size} vector(s) are all zeros (no direction, so no cosine similarity): "
+                f"{self._describe_rows(check.zero_rows)}. Fix: re-embed these images, or drop their rows from "
+                "both the vectors and ids."
+            )
+        self.meta["normalized"] = check.normalized
+        return check
+
+    def _describe_rows(self, rows: np.ndarray, limit: int = 10) -> str:
+        shown = []
+        for r in rows[:limit].tolist():
+            path = self.ids["image_path"].iloc[r] if "image_path" in self.ids.columns else None
+            shown.append(f"row {r}" + (f" ({path})" if path is not None else ""))
+        more = f", ... and {rows.size - limit} more" if rows.size > limit else ""
+        return ", ".join(shown) + more
+
+    # -- selection -----------------------------------------------------------------------------------------
+    def subset(self, rows: Sequence[int] | np.ndarray) -> EmbeddingSet:
+        """A new set of the selected rows (integer positions or a boolean mask); vectors are copied into RAM."""
+        sel = np.asarray(rows)
+        if sel.dtype == bool:
+            sel = np.flatnonzero(sel)
+        sel = sel.astype(np.int64)
+        return EmbeddingSet(np.asarray(self.vectors[sel]), self.ids.iloc[sel].reset_index(drop=True), dict(self.meta))
+
+    def split(self, name: str) -> EmbeddingSet:
+        """The rows of one split (from the ``split`` id column); raises when absent or empty, never silently."""
+        if "split" not in self.ids.columns:
+            raise EmbeddingError(
+                "the embedding set has no 'split' column in ids.parquet, so split "
+                f"{name!r} cannot be selected. Fix: pass --manifest with a split column, or drop --split."
+            )
+        mask = (self.ids["split"].astype(str) == name).to_numpy()
+        if not mask.any():
+            present = sorted(self.ids["split"].astype(str).unique().tolist())
+            raise EmbeddingError(f"split {name!r} is empty; splits present: {present}. Fix: choose one of those.")
+        return self.subset(mask)
+
+    @classmethod
+    def concatenate(cls, parts: Iterable[EmbeddingSet], meta: dict[str, Any] | None = None) -> EmbeddingSet:
+        """Stack sets in order (e.g. the shards of one embedding run); dims must agree, id columns are unioned."""
+        parts = list(parts)
+        if not parts:
+            raise EmbeddingError("no embedding sets to concatenate.")
+        dims = {p.dim for p in parts}
+        if len(dims) != 1:
+            raise EmbeddingError(f"cannot concatenate embedding sets of different dims {sorted(dims)}.")
+        ids = pd.concat([p.ids for p in parts], ignore_index=True)
+        for col in ids.columns:
+            if col in STRING_ID_COLUMNS:
+                ids[col] = ids[col].fillna("")
+        merged = dict(parts[0].meta if meta is None else meta)
+        merged["normalized"] = all(p.normalized for p in parts)
+        return cls(np.concatenate([np.asarray(p.vectors) for p in parts], axis=0), ids, merged)
+
+    # -- disk ----------------------------------------------------------------------------------------------
+    def save(self, directory: str | Path) -> Path:
+        """Write the set to ``directory`` atomically: validate, then vectors (normalised), ids, and meta last.
+
+        Rows are L2-normalised on the way out (the contract of ``embeddings.npy``). An existing set in the folder
+        is replaced; its ``meta.json`` is removed first so an interrupted save never leaves a loadable mix.
+
+        Raises:
+            EmbeddingError: NaN/inf or zero rows, or missing id columns (nothing is written).
+        """
+        directory = Path(directory)
+        self.validate()
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / META_FILE).unlink(missing_ok=True)
+        with atomic_path(directory / EMBEDDINGS_FILE, suffix=".npy") as tmp:
+            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=self.vectors.shape)
+            normalize_rows(self.vectors, out=out)
+            out.flush()
+            del out
+        ids = ids_for_disk(self.ids)
+        with atomic_path(directory / IDS_FILE, suffix=".parquet") as tmp:
+            ids.to_parquet(tmp, index=False)
+        meta = {k: v for k, v in self.meta.items() if k not in RESERVED_META_KEYS}
+        meta = {
+            "format": FORMAT,
+            "version": VERSION,
+            "dim": self.dim,
+            "count": self.count,
+            "dtype": "float32",
+            "normalized": True,
+            "files": {IDS_FILE: (directory / IDS_FILE).stat().st_size},
+            **meta,
+        }
+        write_json(directory / META_FILE, meta)
+        self.meta = meta
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path, *, mmap: bool = True, check: bool = True) -> EmbeddingSet:
+        """Load a set written by ``save`` (or by ``EmbeddingWriter``), memory-mapped by default, and validate it.
+
+        Args:
+            directory: the set's folder.
+            mmap: memory-map ``embeddings.npy`` read-only (a 1M x 512 set costs no RAM until read).
+            check: scan the vectors for NaN/inf and zero rows (chunked; ~1 s per GB). Metadata, counts and
+                version are always checked.
+
+        Raises:
+            EmbeddingError: folder or file missing, unfinished write (no meta.json), foreign format or other
+                version, counts or dims that disagree between files, NaN/inf or zero rows. Each names the fix.
+        """
+        directory = Path(directory)
+        if not directory.is_dir():
+            raise EmbeddingError(f"{directory}: no such embedding set folder. Fix: pass the folder `embed` wrote.")
+        meta = _read_meta(directory)
+        npy = directory / EMBEDDINGS_FILE
+        ids_path = directory / IDS_FILE
+        for path in (npy, ids_path):
+            if not path.is_file():
+                raise EmbeddingError(f"{path}: missing although meta.json exists. Fix: re-export the embedding set.")
+        try:
+            vectors = np.load(npy, mmap_mode="r" if mmap else None, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise EmbeddingError(
+                f"{npy}: cannot be read ({exc}); the file is truncated or corrupt. Fix: re-export the embedding set."
+            ) from exc
+        if vectors.ndim != 2 or vectors.dtype != np.float32:
+            raise EmbeddingError(
+                f"{npy}: expected float32 (N, D), found {vectors.dtype} {vectors.shape}. Fix: re-export the set."
+            )
+        if vectors.shape != (meta["count"], meta["dim"]):
+            raise EmbeddingError(
+                f"{npy}: holds {vectors.shape[0]} x {vectors.shape[1]} but meta.json says "
+                f"{meta['count']} x {meta['dim']}; the folder mixes two writes. Fix: re-export the embedding set."
+            )
+        expected_ids_size = meta.get("files", {}).get(IDS_FILE)
+        if expected_ids_size is not None and ids_path.stat().st_size != expected_ids_size:
+            raise EmbeddingError(
+                f"{ids_path}: {ids_path.stat().st_size} bytes but meta.json recorded {expected_ids_size}; it was "
+                "replaced or truncated after the set was written. Fix: re-export the embedding set."
+            )
+        try:
+            ids = pd.read_parquet(ids_path)
+        except Exception as exc:  # pyarrow raises several types on corrupt files
+            raise EmbeddingError(f"{ids_path}: cannot be read ({exc}). Fix: re-export the embedding set.") from exc
+        if len(ids) != meta["count"]:
+            raise EmbeddingError(
+                f"{ids_path}: {len(ids)} id rows but {meta['count']} vectors; each vector needs one id row. "
+                "Fix: re-export the embedding set."
+            )
+        es = cls(vectors, ids, meta)
+        if check:
+            es.validate(source=directory)
+        return es
+
+
+class EmbeddingWriter:
+    """Write an embedding set batch by batch into a memory-mapped file, then finalise it atomically.
+
+    For exports larger than RAM: rows go straight to disk; ``close`` validates (NaN/inf, zero rows, every row
+    written), normalises in place, renames the file into place and writes ``ids.parquet`` then ``meta.json``.
+    Used as a context manager, an exception discards the partial file and leaves the folder as it was.
+
+    >>> with EmbeddingWriter("E", count=len(ids), dim=128, ids=ids, meta={"method": "cvssl"}) as w:  # doctest: +SKIP
+    ...     for start, batch in batches:
+    ...         w.write(start, batch)
+    """
+
+    def __init__(
+        self, directory: str | Path, count: int, dim: int, ids: pd.DataFrame, meta: dict[str, Any] | None = None
+    ) -> None:
+        if len(ids) != count:
+            raise EmbeddingError(f"EmbeddingWriter: {len(ids)} id rows for count={count}.")
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.ids = ids.reset_index(drop=True)
+        self.meta = dict(meta or {})
+        self._partial = self.directory / f".{EMBEDDINGS_FILE}.partial.npy"
+        self._array: np.memmap | None = np.lib.format.open_memmap(
+            self._partial, mode="w+", dtype=np.float32, shape=(count, dim)
+        )
+        self._written = np.zeros(count, dtype=bool)
+
+    def write(self, start: int, batch: np.ndarray) -> None:
+        """Write rows ``start .. start + len(batch)`` (any order, any batch size)."""
+        if self._array is None:
+            raise EmbeddingError("EmbeddingWriter: write after close.")
+        batch = np.asarray(batch, dtype=np.float32)
+        end = start + batch.shape[0]
+        if start < 0 or end > self._array.shape[0] or batch.ndim != 2 or batch.shape[1] != self._array.shape[1]:
+            raise EmbeddingError(
+                f"EmbeddingWriter: batch {batch.shape} at row {start} does not fit {self._array.shape}."
+            )
+        self._array[start:end] = batch
+        self._written[start:end] = True
+
+    def close(self) -> EmbeddingSet:
+        """Finalise: every row must have been written; returns the saved set (memory-mapped)."""
+        if self._array is None:
+            raise EmbeddingError("EmbeddingWriter: closed twice.")
+        missing = np.flatnonzero(~self._written)
+        if missing.size:
+            self.abort()
+            raise EmbeddingError(
+                f"EmbeddingWriter: {missing.size} rows never written (first: {missing[:10].tolist()}). "
+                "Fix: write every row before closing."
+            )
+        es = EmbeddingSet(self._array, self.ids, self.meta)
+        try:
+            es.validate(source=self.directory)
+        except EmbeddingError:
+            self.abort()
+            raise
+        normalize_rows(self._array, out=self._array)
+        self._array.flush()
+        del es
+        self._array = None
+        (self.directory / META_FILE).unlink(missing_ok=True)
+        with atomic_path(self.directory / EMBEDDINGS_FILE, suffix=".npy") as tmp:
+            self._partial.replace(tmp)
+        with atomic_path(self.directory / IDS_FILE, suffix=".parquet") as tmp:
+            ids_for_disk(self.ids).to_parquet(tmp, index=False)
+        count, dim = int(self._written.size), int(np.load(self.directory / EMBEDDINGS_FILE, mmap_mode="r").shape[1])
+        meta = {
+            "format": FORMAT,
+            "version": VERSION,
+            "dim": dim,
+            "count": count,
+            "dtype": "float32",
+            "normalized": True,
+            "files": {IDS_FILE: (self.directory / IDS_FILE).stat().st_size},
+            **{k: v for k, v in self.meta.items() if k not in RESERVED_META_KEYS},
+        }
+        write_json(self.directory / META_FILE, meta)
+        return EmbeddingSet.load(self.directory, check=False)
+
+    def abort(self) -> None:
+        """Discard the partial file; the folder keeps whatever finished set it held before."""
+        self._array = None
+        self._partial.unlink(missing_ok=True)
+
+    def __enter__(self) -> EmbeddingWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is not None:
+            self.abort()
+        elif self._array is not None:
+            self.close()
+
+
+def _read_meta(directory: Path) -> dict[str, Any]:
+    path = directory / META_FILE
+    if not path.is_file():
+        raise EmbeddingError(
+            f"{directory}: no meta.json, so the embedding set is unfinished (an export stopped before its last "
+            "step) or this is not an embedding set folder. Fix: rerun the export into this folder."
+        )
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise EmbeddingError(f"{path}: not valid JSON ({exc}). Fix: re-export the embedding set.") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise EmbeddingError(
+            f"{path}: format {meta.get('format') if isinstance(meta, dict) else None!r} is not {FORMAT!r}; this is "
+            "not an embedding set (an index folder?). Fix: pass the folder written by `colorvariants embed`."
+        )
+    if meta.get("version") != VERSION:
+        raise EmbeddingError(
+            f"{path}: embedding set version {meta.get('version')!r}; this colorvariants reads version {VERSION}. "
+            "Fix: re-export the embeddings with this version, or use the colorvariants version that wrote them."
+        )
+    for key in ("dim", "count"):
+        if not isinstance(meta.get(key), int) or meta[key] < 0:
+            raise EmbeddingError(f"{path}: {key!r} missing or invalid. Fix: re-export the embedding set.")
+    return meta
+
+
+def ids_for_disk(ids: pd.DataFrame) -> pd.DataFrame:
+    """The id table as written to parquet: fresh index, id columns as strings (missing values as "")."""
+    out = ids.reset_index(drop=True).copy()
+    for col in STRING_ID_COLUMNS:
+        if col in out.columns:
+            out[col] = out[col].map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+    return out

@@ -1,0 +1,125 @@
+"""Backbone factory: names, output shapes, small stem, local weights in every accepted format, clear errors."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+from colorvariants.errors import CheckpointError, ColorVariantsError
+from colorvariants.models.backbones import BACKBONES, create_backbone, register_backbone
+
+
+@pytest.fixture(scope="module")
+def resnet18() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return create_backbone("resnet18").eval()
+
+
+def _batch(size: int = 32, n: int = 2) -> torch.Tensor:
+    return torch.randn(n, 3, size, size, generator=torch.Generator().manual_seed(0))
+
+
+@pytest.mark.parametrize(("name", "out_dim"), [("resnet18", 512), ("resnet34", 512), ("resnet50", 2048)])
+def test_registered_resnets(name: str, out_dim: int) -> None:
+    assert name in BACKBONES
+    model = create_backbone(name)
+    assert model.out_dim == out_dim
+    assert not any(k.startswith("fc.") for k in model.state_dict())
+
+
+@pytest.mark.parametrize(("small_stem", "layer1_side"), [(False, 16), (True, 64)])
+def test_forward_shape_at_64px(small_stem: bool, layer1_side: int) -> None:
+    """Pooled (B, 512) features either way; the small stem runs layer1 at full resolution instead of 1/4."""
+    model = create_backbone("resnet18", small_stem=small_stem).eval()
+    seen: list[tuple[int, ...]] = []
+    model.layer1.register_forward_hook(lambda m, i, o: seen.append(tuple(o.shape)))
+    with torch.no_grad():
+        out = model(_batch(64))
+    assert out.shape == (2, 512)
+    assert seen[0][-2:] == (layer1_side, layer1_side)
+    if small_stem:
+        assert model.conv1.kernel_size == (3, 3) and model.conv1.stride == (1, 1)
+        assert isinstance(model.maxpool, torch.nn.Identity)
+
+
+def test_state_dict_round_trip(tmp_path: Path, resnet18: torch.nn.Module) -> None:
+    path = tmp_path / "resnet18.pth"
+    torch.save(resnet18.state_dict(), path)
+    loaded = create_backbone("resnet18", pretrained=path).eval()
+    x = _batch()
+    with torch.no_grad():
+        assert torch.equal(resnet18(x), loaded(x))
+
+
+def test_torchvision_file_with_classifier_loads(tmp_path: Path, resnet18: torch.nn.Module) -> None:
+    state = dict(resnet18.state_dict())
+    state["fc.weight"] = torch.zeros(1000, 512)
+    state["fc.bias"] = torch.zeros(1000)
+    torch.save(state, tmp_path / "tv.pth")
+    loaded = create_backbone("resnet18", pretrained=str(tmp_path / "tv.pth")).eval()
+    with torch.no_grad():
+        assert torch.equal(resnet18(_batch()), loaded(_batch()))
+
+
+@pytest.mark.parametrize("wrapper", ["lightning", "portable"])
+def test_prefixed_checkpoints_load(tmp_path: Path, resnet18: torch.nn.Module, wrapper: str) -> None:
+    state = {f"backbone.{k}": v for k, v in resnet18.state_dict().items()}
+    state["projection_head.layers.0.weight"] = torch.zeros(4, 4)  # other parts of a method are ignored
+    state["backbone_momentum.conv1.weight"] = torch.zeros(1)
+    obj = ({"state_dict": state, "epoch": 3} if wrapper == "lightning"
+           else {"format": "colorvariants.model", "version": 1, "method": "simclr", "config": {}, "state_dict": state})
+    torch.save(obj, tmp_path / "model.pt")
+    loaded = create_backbone("resnet18", pretrained=tmp_path / "model.pt").eval()
+    with torch.no_grad():
+        assert torch.equal(resnet18(_batch()), loaded(_batch()))
+
+
+def test_missing_file_says_how_to_get_weights(tmp_path: Path) -> None:
+    path = tmp_path / "nope" / "resnet18.pth"
+    with pytest.raises(CheckpointError) as info:
+        create_backbone("resnet18", pretrained=path)
+    message = str(info.value)
+    assert str(path) in message and "download" in message
+
+
+def test_shape_mismatch_lists_keys(tmp_path: Path, resnet18: torch.nn.Module) -> None:
+    torch.save(resnet18.state_dict(), tmp_path / "w.pth")
+    with pytest.raises(CheckpointError, match=r"conv1\.weight.*small_stem"):
+        create_backbone("resnet18", pretrained=tmp_path / "w.pth", small_stem=True)
+
+
+def test_wrong_architecture_lists_missing_and_unexpected(tmp_path: Path, resnet18: torch.nn.Module) -> None:
+    torch.save(resnet18.state_dict(), tmp_path / "w.pth")
+    with pytest.raises(CheckpointError, match=r"(?s)missing from the file: .*not in the model|shape mismatch"):
+        create_backbone("resnet50", pretrained=tmp_path / "w.pth")
+
+
+def test_untrusted_pickle_refused(tmp_path: Path) -> None:
+    torch.save({"state_dict": {"conv1.weight": torch.zeros(1)}, "obj": Path("x")}, tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError, match="weights_only"):
+        create_backbone("resnet18", pretrained=tmp_path / "evil.pt")
+
+
+def test_unknown_format_refused(tmp_path: Path) -> None:
+    torch.save({"format": "something.else", "state_dict": {}}, tmp_path / "x.pt")
+    with pytest.raises(CheckpointError, match="format"):
+        create_backbone("resnet18", pretrained=tmp_path / "x.pt")
+
+
+def test_unknown_name_lists_available() -> None:
+    with pytest.raises(ColorVariantsError, match=r"resnet18.*resnet34.*resnet50.*timm/<model_name>"):
+        create_backbone("resnet19")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("timm") is not None, reason="timm is installed")
+def test_timm_missing_gives_install_hint() -> None:
+    with pytest.raises(ColorVariantsError, match=r"pip install colorvariants\[timm\]"):
+        create_backbone("timm/resnet18")
+
+
+def test_register_twice_refused() -> None:
+    with pytest.raises(ColorVariantsError):
+        register_backbone("resnet18")(lambda small_stem=False: torch.nn.Identity())
