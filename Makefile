@@ -14,6 +14,14 @@ $(STAMP): pyproject.toml constraints-dev.txt
 	@touch $(STAMP)
 
 install: $(STAMP)
+	-@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  test -e $(VENV)/.chromium-tried || { touch $(VENV)/.chromium-tried; \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium for the HTML report's browser test (best effort, once per venv)"; \
+	    timeout 600 sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium' \
+	      >/dev/null 2>&1 || echo "note: could not install chromium; the report's browser test will be skipped"; \
+	  else echo "note: no chromium (installing it needs root and apt-get); the report's browser test will be skipped"; \
+	  fi; }
 
 demo: install
 	WANDB_MODE=offline $(VENV)/bin/colorvariants demo --out $(DEMO_OUT)

@@ -31,7 +31,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -269,10 +269,14 @@ class ImageCache:
         with _build_lock(directory):
             meta = _read_meta(directory)
             if meta is not None:
-                cache = cls._open_dir(directory, meta, expect_count=len(catalog))
-                if not (on_error == "raise" and cache.skipped):
+                try:
+                    cache = cls._open_dir(directory, meta, expect_count=len(catalog))
+                except IncompleteCacheError:  # arrays lost or damaged after completion: rebuild what is needed
+                    cache = None
+                if cache is not None and not (on_error == "raise" and cache.skipped):
                     return cache
-                (directory / _META).unlink()  # retrying skipped rows: the folder is unfinished until done
+                # Retrying skipped rows, or repairing: the folder is unfinished until meta.json is rewritten.
+                (directory / _META).unlink()
             _Builder(
                 catalog, directory, size, crop, on_error, workers, progress, max_pixels, chunk_size
             ).run()
@@ -490,7 +494,7 @@ class _Builder:
             return exc
         return None
 
-    def _run_chunk(self, pool: cf.ThreadPoolExecutor, chunk: Sequence[int], bar: tqdm) -> None:
+    def _run_chunk(self, pool: cf.ThreadPoolExecutor, chunk: np.ndarray, bar: tqdm) -> None:
         futures = [pool.submit(self._decode, i) for i in chunk]
         fatal: ImageLoadError | None = None
         crash: BaseException | None = None

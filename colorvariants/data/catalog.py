@@ -44,6 +44,11 @@ def read_manifest_frame(path: str | Path) -> pd.DataFrame:
     except Exception as exc:  # pandas raises many types for malformed files
         raise ManifestError(f"cannot parse manifest: {exc}", file=path, fix="check it is valid CSV/Parquet.") from exc
     frame.columns = [str(c).strip() for c in frame.columns]
+    if "row" in frame.columns:  # Catalog keeps each line's number in "row"; a user column would replace it
+        raise ManifestError(
+            "the column name 'row' is reserved: the tool numbers manifest rows itself in it.", file=path,
+            fix="rename the column (e.g. to row_id); it is kept as an ordinary column.",
+        )
     for col in ID_COLUMNS:
         if col in frame.columns:
             frame[col] = frame[col].map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip())

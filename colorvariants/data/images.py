@@ -205,6 +205,13 @@ def _corrupt(path: Path, exc: BaseException, row: int | None) -> UnreadableImage
     )
 
 
+def _unsupported(path: Path, mode: str, exc: BaseException, row: int | None) -> UnreadableImageError:
+    return UnreadableImageError(
+        "unsupported-mode", path, f"pixel mode {mode!r} cannot be converted to RGB ({exc}).",
+        fix=f"re-export the image as 8-bit RGB (JPEG or PNG), or {_remove_row_fix(row)}.", row=row,
+    )
+
+
 def _orientation(im: Image.Image) -> int:
     try:
         value = int(im.getexif().get(_EXIF_ORIENTATION_TAG, 1))
@@ -345,13 +352,16 @@ def open_image(
                 im.draft(im.mode, (max(1, math.ceil(raw_w * scale)), max(1, math.ceil(raw_h * scale))))
         try:
             im.load()
-            rgb = to_rgb(im)
         except Image.DecompressionBombError as exc:
             raise _too_large(path, None, max_pixels, row, detail=str(exc)) from exc
         except MemoryError as exc:
             raise _too_large(path, original, max_pixels, row, detail=str(exc)) from exc
         except _DECODE_ERRORS as exc:
             raise _corrupt(path, exc, row) from exc
+        try:
+            rgb = to_rgb(im)
+        except (ValueError, OSError) as exc:
+            raise _unsupported(path, im.mode, exc, row) from exc
         if orientation in _ORIENTATION_FIX:
             rgb = rgb.transpose(_ORIENTATION_FIX[orientation])
         if box is not None:
@@ -415,6 +425,9 @@ def load_mask(
         orientation = _orientation(im)
         try:
             im.load()
+        except _DECODE_ERRORS as exc:
+            raise _corrupt(path, exc, row) from exc
+        try:
             if im.mode in _ALPHA_MODES or "transparency" in im.info:
                 rgba = im.convert("RGBA")
                 alpha = rgba.getchannel("A")
@@ -424,8 +437,8 @@ def load_mask(
                 grey = _sixteen_bit_to_l(im)
             else:
                 grey = im.convert("L")
-        except _DECODE_ERRORS as exc:
-            raise _corrupt(path, exc, row) from exc
+        except (ValueError, OSError) as exc:
+            raise _unsupported(path, im.mode, exc, row) from exc
         if orientation in _ORIENTATION_FIX:
             grey = grey.transpose(_ORIENTATION_FIX[orientation])
         if size is not None:

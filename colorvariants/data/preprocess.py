@@ -27,6 +27,7 @@ import json
 import math
 import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
@@ -112,6 +113,10 @@ class PreprocessConfig:
     def mask_backend(self) -> str:
         """The backend that computes a mask a row does not bring: the chosen one, else the offline default."""
         return self.remove_background or OFFLINE_DEFAULT
+
+    def build_remover(self) -> BackgroundRemover:
+        """The mask backend, configured with ``remover_options`` when it is the one the user chose."""
+        return create_remover(self.mask_backend, **(self.remover_options if self.remove_background else {}))
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -204,9 +209,7 @@ class _Worker:
     @property
     def remover(self) -> BackgroundRemover:
         if self._remover is None:
-            cfg = self.config
-            options = cfg.remover_options if cfg.remove_background else {}
-            self._remover = create_remover(cfg.mask_backend, **options)
+            self._remover = self.config.build_remover()
         return self._remover
 
     def run(self, job: _Job) -> _Done:
@@ -309,16 +312,16 @@ def _plan(catalog: Catalog, config: PreprocessConfig) -> list[_Job]:
     jobs: list[_Job] = []
     for i, (key, row) in enumerate(zip(keys, rows)):
         src_mask = catalog.mask_path_of(i)
-        bbox = None
+        bbox: tuple[float, float, float, float] | None = None
         if has_bbox:
-            values = tuple(float(frame.at[i, c]) for c in BBOX_COLUMNS)
-            bbox = values if all(np.isfinite(values)) else None
+            x0, y0, x1, y1 = (float(frame.at[i, c]) for c in BBOX_COLUMNS)
+            bbox = (x0, y0, x1, y1) if np.isfinite([x0, y0, x1, y1]).all() else None
         suffix = IMAGE_FORMATS[_format_name(config, frame.at[i, "image_path"])].suffix
         jobs.append(
             _Job(
                 index=i, row=row, source=str(catalog.path_of(i)),
                 source_mask=str(src_mask) if src_mask is not None else None,
-                bbox=bbox,  # type: ignore[arg-type]
+                bbox=bbox,
                 out_image=f"images/{key}{suffix}",
                 out_mask=f"masks/{key}.png" if (needs_mask or src_mask is not None) else None,
             )
@@ -359,9 +362,10 @@ def _read_journal(path: Path) -> dict[str, _Done]:
     for line in path.read_text().splitlines():
         try:
             rec = json.loads(line)
-            bbox = tuple(int(v) for v in rec["bbox"]) if rec["bbox"] is not None else None
-            item = _Done(rec["out_image"], rec["out_mask"], bbox, int(rec["width"]), int(rec["height"]))  # type: ignore[arg-type]
-        except (ValueError, KeyError, TypeError):
+            box = rec["bbox"]
+            bbox = (int(box[0]), int(box[1]), int(box[2]), int(box[3])) if box is not None else None
+            item = _Done(rec["out_image"], rec["out_mask"], bbox, int(rec["width"]), int(rec["height"]))
+        except (ValueError, KeyError, TypeError, IndexError):
             continue
         done[item.out_image] = item
     return done
@@ -386,11 +390,17 @@ def _execute(
             except ColorVariantsError as exc:
                 yield job, _Failed(_problem(job, exc), exc)
         return
-    # spawn, not fork: OpenCV's and ONNX Runtime's thread pools do not survive a fork reliably.
+    # spawn, not fork: OpenCV's and ONNX Runtime's thread pools do not survive a fork reliably. An executor, not
+    # multiprocessing.Pool: a worker that dies (killed, out of memory) raises BrokenProcessPool instead of hanging.
     ctx = multiprocessing.get_context("spawn")
     chunk = max(1, min(16, len(todo) // (workers * 8)))
-    with ctx.Pool(workers, initializer=_init_process, initargs=(config, str(out_dir))) as pool:
-        yield from pool.imap_unordered(_run_in_process, todo, chunksize=chunk)
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_process,
+                             initargs=(config, str(out_dir))) as pool:
+        try:
+            yield from pool.map(_run_in_process, todo, chunksize=chunk)
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
 
 
 def _int_or_na(values: list[int | None]) -> pd.Series:
@@ -403,7 +413,10 @@ def _write_manifest(catalog: Catalog, jobs: list[_Job], done: dict[str, _Done], 
     keep = [rec is not None for rec in finished]
     recs = [rec for rec in finished if rec is not None]
     frame = frame.loc[keep].reset_index(drop=True)
-    frame.insert(1, "source_image_path", frame["image_path"])
+    if "source_image_path" in frame.columns:  # preprocessing a preprocessed catalog: point at the last step
+        frame["source_image_path"] = frame["image_path"]
+    else:
+        frame.insert(1, "source_image_path", frame["image_path"])
     frame["image_path"] = [rec.out_image for rec in recs]
     if any(rec.out_mask for rec in recs):
         frame["mask_path"] = [rec.out_mask or "" for rec in recs]
@@ -479,8 +492,7 @@ def preprocess_catalog(
     needs_remover = any(job.out_mask is not None and (config.remove_background or job.source_mask is None)
                         for job in jobs)
     # Build the backend once up front so a missing package or weight file fails before any work starts.
-    remover = create_remover(config.mask_backend, **(config.remover_options if remove_background else {})) \
-        if needs_remover else None
+    remover = config.build_remover() if needs_remover else None
 
     out_dir.mkdir(parents=True, exist_ok=True)
     _check_settings(out_dir, {"format": FORMAT, "version": VERSION, "config": config.to_dict(),

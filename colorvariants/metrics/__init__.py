@@ -1,4 +1,4 @@
-"""Pure numpy metric functions: retrieval (recall@k, mAP@R, the protocol's brute-force reference) and grouping.
+"""Pure numpy metric functions: retrieval (recall@k, mAP@R, the brute-force protocol reference) and grouping.
 
 Any stage may import this package; it imports nothing heavier than numpy.
 """

@@ -14,7 +14,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class PairCounts:
-    """Unordered item pairs counted by whether they share a true label and whether they share a predicted group.
+    """Unordered item pairs, counted by whether they share a true label and whether they share a group.
 
     ``true_positive``: same label and same group; ``false_positive``: same group, different labels;
     ``false_negative``: same label, different groups; ``true_negative``: neither. Exact Python integers.
@@ -58,9 +58,9 @@ def pair_counts(labels_true: Any, labels_pred: Any) -> PairCounts:
 def pairwise_precision_recall_f1(labels_true: Any, labels_pred: Any) -> dict[str, float]:
     """Pairwise precision, recall and F1 over item pairs placed in the same predicted group.
 
-    Precision = same-group pairs that share a true label / same-group pairs; recall = same-label pairs that share
-    a group / same-label pairs. With no predicted pair precision is 1.0 (no wrong merge was made); with no true
-    pair recall is 1.0 (nothing to find); F1 is 0.0 when both precision and recall are 0.
+    Precision = same-group pairs that share a true label / same-group pairs; recall = same-label pairs that
+    share a group / same-label pairs. With no predicted pair precision is 1.0 (no wrong merge was made); with
+    no true pair recall is 1.0 (nothing to find); F1 is 0.0 when both precision and recall are 0.
 
     >>> pairwise_precision_recall_f1([0, 0, 1, 1], [0, 0, 0, 1])
     {'pairwise_precision': 0.3333333333333333, 'pairwise_recall': 0.5, 'pairwise_f1': 0.4}
@@ -71,7 +71,11 @@ def pairwise_precision_recall_f1(labels_true: Any, labels_pred: Any) -> dict[str
     precision = c.true_positive / pred_pairs if pred_pairs else 1.0
     recall = c.true_positive / true_pairs if true_pairs else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
-    return {"pairwise_precision": float(precision), "pairwise_recall": float(recall), "pairwise_f1": float(f1)}
+    return {
+        "pairwise_precision": float(precision),
+        "pairwise_recall": float(recall),
+        "pairwise_f1": float(f1),
+    }
 
 
 def adjusted_rand_index(labels_true: Any, labels_pred: Any) -> float:

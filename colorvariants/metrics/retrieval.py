@@ -42,7 +42,9 @@ def recall_at_k(neighbor_is_hit: np.ndarray, ks: Sequence[int] = DEFAULT_KS) -> 
         return out
     bad = [k for k in ks if int(k) < 1 or int(k) > n_cols]
     if bad:
-        raise ValueError(f"k={bad} outside 1..{n_cols} (ranked columns); pad the hit matrix with False columns")
+        raise ValueError(
+            f"k={bad} outside 1..{n_cols} (ranked columns); pad the hit matrix with False columns"
+        )
     # Rank of the first hit per query (n_cols when none): one pass serves every k.
     any_hit = hits.any(axis=1)
     first = np.where(any_hit, hits.argmax(axis=1), n_cols)
@@ -54,9 +56,9 @@ def recall_at_k(neighbor_is_hit: np.ndarray, ks: Sequence[int] = DEFAULT_KS) -> 
 def average_precision_at_r(neighbor_is_hit: np.ndarray, r_counts: np.ndarray | Sequence[int]) -> np.ndarray:
     """Per-query average precision at R (the summand of mAP@R), as a float64 array of shape ``(Q,)``.
 
-    For query q with ``R = r_counts[q]`` relevant gallery items, AP@R = (1/R) * sum over the first R ranks i that
-    are hits of precision@i ("A Metric Learning Reality Check", Musgrave et al. 2020, section 3.2; identical to
-    pytorch-metric-learning's ``mean_average_precision_at_r``).
+    For query q with ``R = r_counts[q]`` relevant gallery items, AP@R = (1/R) * sum of precision@i over the
+    first R ranks i that are hits ("A Metric Learning Reality Check", Musgrave et al. 2020, section 3.2;
+    identical to pytorch-metric-learning's ``mean_average_precision_at_r``).
 
     Raises:
         ValueError: shapes disagree, some R < 1 (a query without relevant items is not a query), or some R is
@@ -67,7 +69,8 @@ def average_precision_at_r(neighbor_is_hit: np.ndarray, r_counts: np.ndarray | S
     if r.shape[0] != hits.shape[0]:
         raise ValueError(f"r_counts has {r.shape[0]} entries for {hits.shape[0]} queries")
     if (r < 1).any():
-        raise ValueError(f"{int((r < 1).sum())} queries have R < 1: drop queries without relevant gallery items")
+        n_bad = int((r < 1).sum())
+        raise ValueError(f"{n_bad} queries have R < 1: drop queries without relevant gallery items")
     n_cols = hits.shape[1]
     if int(r.max()) > n_cols:
         raise ValueError(f"R up to {int(r.max())} but only {n_cols} ranked columns: search deeper (K >= R)")
@@ -81,7 +84,7 @@ def average_precision_at_r(neighbor_is_hit: np.ndarray, r_counts: np.ndarray | S
 def map_at_r(neighbor_is_hit: np.ndarray, r_counts: np.ndarray | Sequence[int]) -> float:
     """Mean over queries of AP@R (see ``average_precision_at_r``); R = number of relevant gallery items.
 
-    >>> map_at_r(np.array([[True, False, True]]), r_counts=[2])  # precision@1 = 1 at the only hit in the first 2
+    >>> map_at_r(np.array([[True, False, True]]), r_counts=[2])  # one hit (precision 1) in the first R=2
     0.5
     """
     return float(np.mean(average_precision_at_r(neighbor_is_hit, r_counts)))
@@ -106,7 +109,8 @@ def exact_protocol_metrics(
         ks: recall cut-offs.
 
     Returns:
-        ``{"recall@1", "recall@5", "recall@10", "recall@20", "map@r", "n_queries"}`` (recall keys follow ``ks``).
+        ``recall@1``, ``recall@5``, ``recall@10``, ``recall@20``, ``map@r``, ``n_queries`` (recall keys follow
+        ``ks``).
 
     Raises:
         ValueError: shapes disagree, or no style has two products (nothing to evaluate).
@@ -172,7 +176,7 @@ def _as_hit_matrix(neighbor_is_hit: np.ndarray) -> np.ndarray:
 
 
 def _to_numpy(value: Any) -> np.ndarray:
-    """numpy view of an array-like; torch tensors are detached and moved to the CPU (torch is not imported)."""
+    """numpy view of an array-like; torch tensors are detached and moved to the CPU (no torch import)."""
     if hasattr(value, "detach") and hasattr(value, "cpu"):
         value = value.detach().cpu()
         if hasattr(value, "numpy"):

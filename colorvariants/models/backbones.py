@@ -1,9 +1,9 @@
-"""Backbone factory: one ``create_backbone(name, pretrained=path, small_stem=...)`` over a registry, as timm does.
+"""Backbone factory: ``create_backbone(name, pretrained=path, small_stem=...)`` over a registry, as in timm.
 
 A backbone maps a normalised float batch ``(B, 3, H, W)`` to pooled features ``(B, out_dim)`` and carries
 ``out_dim``. torchvision ResNets are built with ``weights=None`` and timm models with ``pretrained=False``:
-nothing is ever downloaded. Weights come from a local file only (``pretrained=``): a torchvision/timm state dict,
-a Lightning checkpoint, or our portable ``model.pt``.
+nothing is ever downloaded. Weights come from a local file only (``pretrained=``): a torchvision/timm state
+dict, a Lightning checkpoint, or our portable ``model.pt``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ BACKBONES: dict[str, BackboneBuilder] = {}
 
 MODEL_FORMAT = "colorvariants.model"  # the "format" tag of a portable RUN_DIR/model.pt
 _BACKBONE_PREFIX = "backbone."  # attribute name of the backbone inside our LightningModules
-_CLASSIFIER_PREFIXES = ("fc.",)  # torchvision ResNet classifier; timm adds its own (pretrained_cfg["classifier"])
+# torchvision ResNet classifier; timm models add their own (pretrained_cfg["classifier"])
+_CLASSIFIER_PREFIXES = ("fc.",)
 _SHOW_KEYS = 5  # how many offending keys an error lists
 
 
@@ -104,7 +105,9 @@ def _timm_backbone(model_name: str, small_stem: bool) -> nn.Module:
     try:
         model: nn.Module = timm.create_model(model_name, pretrained=False, num_classes=0)
     except RuntimeError as exc:  # timm: "Unknown model (...)"
-        raise ColorVariantsError(f"timm cannot build {model_name!r}: {exc}. Fix: see timm.list_models().") from exc
+        raise ColorVariantsError(
+            f"timm cannot build {model_name!r}: {exc}. Fix: pick a name from timm.list_models()."
+        ) from exc
     model.out_dim = int(model.num_features)  # type: ignore[assignment]
     return model
 
@@ -118,7 +121,9 @@ def backbone_names() -> list[str]:
     return sorted(BACKBONES) + [f"{family}/<model_name>" for family in sorted(BACKBONE_FAMILIES)]
 
 
-def create_backbone(name: str, *, pretrained: str | Path | None = None, small_stem: bool = False) -> nn.Module:
+def create_backbone(
+    name: str, *, pretrained: str | Path | None = None, small_stem: bool = False
+) -> nn.Module:
     """Build backbone ``name`` (optionally loading local weights): an ``nn.Module`` with ``out_dim``.
 
     Its forward maps a normalised float batch ``(B, 3, H, W)`` to pooled features ``(B, out_dim)``.
@@ -150,9 +155,13 @@ def create_backbone(name: str, *, pretrained: str | Path | None = None, small_st
 def _extract_state_dict(obj: Any, path: Path) -> dict[str, torch.Tensor]:
     """The backbone's tensors from a plain state dict, a Lightning checkpoint or a portable ``model.pt``."""
     if not isinstance(obj, Mapping):
-        raise CheckpointError(f"{path}: expected a state dict (a mapping of names to tensors), got {type(obj).__name__}.")
+        raise CheckpointError(
+            f"{path}: expected a state dict (a mapping of names to tensors), got {type(obj).__name__}."
+        )
     if "format" in obj and obj["format"] != MODEL_FORMAT:
-        raise CheckpointError(f"{path}: unknown model file format {obj['format']!r} (expected {MODEL_FORMAT!r}).")
+        raise CheckpointError(
+            f"{path}: unknown model file format {obj['format']!r} (expected {MODEL_FORMAT!r})."
+        )
     if "state_dict" in obj:  # Lightning checkpoint or our model.pt
         obj = obj["state_dict"]
         if not isinstance(obj, Mapping):
@@ -184,24 +193,27 @@ def _first(keys: list[str]) -> str:
 def load_backbone_weights(model: nn.Module, path: str | Path) -> None:
     """Load a local weights file into ``model`` (strictly: every key and shape must match).
 
-    Accepts a torchvision/timm state dict, a dict with ``state_dict`` (a Lightning checkpoint: the ``backbone.``
-    prefix is stripped), or our portable ``model.pt`` (``{"format": "colorvariants.model", "state_dict": ...}``).
-    Read with ``torch.load(weights_only=True)``: no code in the file runs. Classifier keys (``fc.*``) are dropped.
+    Accepts a torchvision/timm state dict, a dict with ``state_dict`` (a Lightning checkpoint: the
+    ``backbone.`` prefix is stripped), or our portable ``model.pt`` (``{"format": "colorvariants.model",
+    "state_dict": ...}``). Read with ``torch.load(weights_only=True)``: no code in the file runs. Classifier
+    keys (``fc.*``) are dropped.
 
     Raises:
-        CheckpointError: missing or unreadable file, or keys/shapes that do not fit (the first few are listed).
+        CheckpointError: missing or unreadable file, or keys/shapes that do not fit (the first few listed).
     """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(
-            f"{path}: weights file not found. Fix: pass the path of a local file (nothing is downloaded). For "
+            f"{path}: weights file not found. Fix: pass the path of a local file (nothing is downloaded). "
+            "For "
             "ImageNet weights, download torchvision's, e.g. "
             "https://download.pytorch.org/models/resnet18-f37072fd.pth, on a machine with internet, copy it "
             "here and pass its path; or pass a RUN_DIR/model.pt or a Lightning .ckpt of an earlier run."
         )
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle.UnpicklingError for untrusted objects, RuntimeError/EOFError for bad files
+    # pickle.UnpicklingError for untrusted objects, RuntimeError/EOFError for damaged files
+    except Exception as exc:
         raise CheckpointError(
             f"{path}: cannot read weights with torch.load(weights_only=True): {exc}. Fix: save only tensors "
             "(torch.save(model.state_dict(), path)); files holding arbitrary Python objects are refused."
@@ -228,9 +240,12 @@ def load_backbone_weights(model: nn.Module, path: str | Path) -> None:
             parts.append(f"not in the model: {_first(unexpected)}")
         hint = ""
         if any(k.startswith("conv1.") for k in mismatched):
-            hint = " (conv1 differs: small_stem=True uses a 3x3 first conv; ImageNet weights need small_stem=False)"
+            hint = (" (conv1 differs: small_stem=True uses a 3x3 first conv; ImageNet weights need "
+                    "small_stem=False)")
         raise CheckpointError(
-            f"{path}: weights do not fit backbone {type(model).__name__}{hint}. " + "; ".join(parts) + ". Fix: "
+            f"{path}: weights do not fit backbone {type(model).__name__}{hint}. "
+            + "; ".join(parts)
+            + ". Fix: "
             "pass weights saved from the same backbone name and small_stem setting."
         )
     model.load_state_dict(state, strict=False)  # strictness checked above (num_batches_tracked may be absent)

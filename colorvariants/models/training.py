@@ -102,7 +102,8 @@ def last_checkpoint(run_dir: str | Path) -> Path | None:
     return path if path.is_file() else None
 
 
-def fit(cfg: FitConfig, catalog: Catalog, run_dir: str | Path, *, resume: bool = False) -> FitResult:
+def fit(cfg: FitConfig, catalog: Catalog, run_dir: str | Path, *, resume: bool = False,
+        callbacks: list[pl.Callback] | None = None) -> FitResult:
     """Train ``cfg.method`` on the catalog's train split; validate recall@1 on its val split each epoch.
 
     With ``resume`` a killed run continues from ``RUN_DIR/checkpoints/last.ckpt``. Writes ``config.yaml``,
@@ -131,6 +132,7 @@ def fit(cfg: FitConfig, catalog: Catalog, run_dir: str | Path, *, resume: bool =
         ModelCheckpoint(dirpath=str(ckpt_dir), filename="epoch={epoch}", auto_insert_metric_name=False,
                         save_last=True, save_top_k=1, every_n_epochs=1),
         throughput,
+        *(callbacks or []),
     ]
     if tcfg.checkpoint_every_n_steps:
         callbacks.append(ModelCheckpoint(dirpath=str(ckpt_dir), filename="step", save_last=True, save_top_k=0,
@@ -154,6 +156,11 @@ def fit(cfg: FitConfig, catalog: Catalog, run_dir: str | Path, *, resume: bool =
         default_root_dir=str(run_dir),
     )
     ckpt_path = last_checkpoint(run_dir) if resume else None
+    if ckpt_path is not None:
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        print(f"resuming from {ckpt_path} (epoch {state.get('epoch')}, step {state.get('global_step')})", flush=True)
+    elif resume:
+        print(f"no checkpoint under {run_dir / 'checkpoints'}: starting from scratch", flush=True)
     start = time.perf_counter()
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(ckpt_path) if ckpt_path else None)
     wall = time.perf_counter() - start

@@ -225,7 +225,7 @@ class BenchmarkRunner:
                        "wall_seconds": round(seconds, 1)},
         }
         write_json(self.out / "metrics.json", doc)
-        write_json(self.out / "neighbors.json", {"root": str(self.test.root), "queries": self.queries.tolist(),
+        write_json(self.out / "neighbors.json", {"root": str(self.test.root.resolve()), "queries": self.queries.tolist(),
                                                  "methods": self.neighbors})
         return doc
 

@@ -57,7 +57,7 @@ class Thumbnails:
     """Thumbnail data URIs of images under ``root``, each file decoded and encoded once per size.
 
     Args:
-        root: the image root the relative ``image_path`` values hang from (None: every image is a placeholder).
+        root: the folder relative ``image_path`` values hang from (None: relative paths become placeholders).
         size: default side of the square thumbnails in pixels (drawn at 2x for sharp high-DPI display).
         quality: JPEG quality.
     """
@@ -79,10 +79,12 @@ class Thumbnails:
 
     def _render(self, image_path: str, side: int) -> Image.Image:
         pixels = side * 2  # retina: the tile is shown at `side` CSS pixels
-        if self.root is None and not Path(image_path).is_absolute():
-            self._note_missing(image_path)
-            return placeholder(pixels)
-        path = Path(image_path) if Path(image_path).is_absolute() else self.root / image_path  # type: ignore[operator]
+        path = Path(image_path)
+        if not path.is_absolute():
+            if self.root is None:
+                self._note_missing(image_path)
+                return placeholder(pixels)
+            path = self.root / path
         try:
             image = load_rgb(path, fit=pixels)
             # Never upscale past the file's own resolution: the browser does that for free, bytes do not.

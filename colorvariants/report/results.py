@@ -3,7 +3,7 @@
 Layout read (every part but ``metrics.json`` is optional; what is missing is listed in ``notes`` and its
 section of the report says so instead of failing)::
 
-    DIR/metrics.json                     {"methods": {name: {recall@k, map@r, ...}}, "dataset": {...}, "config": {...}}
+    DIR/metrics.json                     {"methods": {name: {...}}, "dataset": {...}, "config": {...}}
     DIR/runs/<method>/logs/metrics.csv   Lightning CSVLogger rows (sparse: each row fills some columns)
     DIR/embeddings/<method>/ids.parquet  the test split's id table (same row order for every method)
     DIR/neighbors.json                   {"root", "queries", "methods": {name: {"neighbors", "hits"}}}
@@ -25,13 +25,13 @@ from typing import Any
 import pandas as pd
 
 from colorvariants.errors import ColorVariantsError
+from colorvariants.retrieval.store import IDS_FILE
 
 # Rows that measure the task, not a training method: an untrained backbone and a colour histogram.
 REFERENCE_METHODS = ("untrained", "color_histogram")
 RECALL_KS = (1, 5, 10, 20)
 METRICS_FILE = "metrics.json"
 NEIGHBORS_FILE = "neighbors.json"
-IDS_FILE = "ids.parquet"  # colorvariants.retrieval.store.IDS_FILE; not imported to keep the report light
 
 
 class BenchmarkReadError(ColorVariantsError):
@@ -48,7 +48,7 @@ class EpochCurves:
 
 @dataclass
 class Neighbors:
-    """The gallery sample: query rows, and per method each query's top neighbours and whether each is a hit."""
+    """The gallery sample: query rows and, per method, each query's top neighbours and which are hits."""
 
     root: Path | None
     queries: list[int]
@@ -58,7 +58,7 @@ class Neighbors:
 
 @dataclass
 class BenchmarkResults:
-    """Everything the report shows, read from a benchmark directory; ``notes`` lists parts that were missing."""
+    """Everything the report shows, read from a benchmark directory; ``notes`` lists the parts missing."""
 
     bench_dir: Path
     methods: dict[str, dict[str, Any]]
@@ -104,8 +104,8 @@ class BenchmarkResults:
         for name in methods:
             path = bench_dir / "groups" / f"{name}.csv"
             if path.is_file():
-                groups[name] = pd.read_csv(path, dtype={"product_id": str, "style_id": str, "image_path": str},
-                                           keep_default_na=False)
+                ids_as_text = {"product_id": str, "style_id": str, "image_path": str}
+                groups[name] = pd.read_csv(path, dtype=ids_as_text, keep_default_na=False)
         if not groups:
             notes.append("no colour-variant groups (DIR/groups/<method>.csv) were found.")
         return cls(bench_dir, methods, dict(data.get("dataset") or {}), dict(data.get("config") or {}),
@@ -113,7 +113,7 @@ class BenchmarkResults:
 
     # -- questions the report asks ------------------------------------------------------------------------
     def is_reference(self, name: str) -> bool:
-        """Whether a row is a reference (untrained backbone, colour histogram) rather than a trained method."""
+        """Whether a row is a reference (untrained backbone, colour histogram), not a trained method."""
         m = self.methods.get(name, {})
         if m.get("reference") is not None:
             return bool(m["reference"])
@@ -131,7 +131,8 @@ class BenchmarkResults:
     def ranked(self, key: str = "recall@1") -> list[str]:
         """Method names by ``key``, best first; methods without the metric last, in file order."""
         names = list(self.methods)
-        return sorted(names, key=lambda n: (math.isnan(self.metric(n, key)), -_nan_to(self.metric(n, key), 0.0)))
+        return sorted(names, key=lambda n: (math.isnan(self.metric(n, key)),
+                                            -_nan_to(self.metric(n, key), 0.0)))
 
     def winner(self, key: str = "recall@1") -> str | None:
         """The method with the highest ``key`` (references included: an honest report says if one wins)."""
@@ -143,8 +144,7 @@ class BenchmarkResults:
         """Where ``image_path`` values hang from: neighbors.json's root, else the dataset's ``root``."""
         if self.neighbors is not None and self.neighbors.root is not None:
             return self.neighbors.root
-        root = self.dataset.get("root") or self.config.get("root")
-        return Path(root) if root else None
+        return _resolve_root(self.dataset.get("root") or self.config.get("root"), self.bench_dir)
 
 
 def read_epoch_curves(csv_path: str | Path) -> EpochCurves:
@@ -210,13 +210,28 @@ def _read_neighbors(bench_dir: Path, notes: list[str]) -> Neighbors | None:
         return None
     data = _read_json(path)
     methods = data.get("methods") or {}
-    root = data.get("root")
     return Neighbors(
-        root=Path(root) if root else None,
+        root=_resolve_root(data.get("root"), bench_dir),
         queries=[int(q) for q in data.get("queries") or []],
-        neighbors={str(k): [[int(i) for i in row] for row in v.get("neighbors", [])] for k, v in methods.items()},
+        neighbors={str(k): [[int(i) for i in row] for row in v.get("neighbors", [])]
+                   for k, v in methods.items()},
         hits={str(k): [[bool(h) for h in row] for row in v.get("hits", [])] for k, v in methods.items()},
     )
+
+
+def _resolve_root(root: str | None, bench_dir: Path) -> Path | None:
+    """An image root as written; a relative one is tried against the working directory, then the bench dir and
+    the folders above it (the benchmark may have run from any of them)."""
+    if not root:
+        return None
+    path = Path(root)
+    if path.is_absolute() or path.is_dir():
+        return path
+    # Written relative to the folder the benchmark ran in: try the bench dir and each folder above it.
+    for base in (bench_dir, *bench_dir.resolve().parents):
+        if (base / path).is_dir():
+            return base / path
+    return path
 
 
 def _nan_to(value: float, default: float) -> float:

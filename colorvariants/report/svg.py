@@ -24,7 +24,7 @@ FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, s
 
 @dataclass(frozen=True)
 class Series:
-    """One line of a line chart: a name for the legend, its points, its colour, and dashed for reference rows."""
+    """One line of a line chart: legend name, points, colour, and whether it is dashed (reference rows)."""
 
     name: str
     x: Sequence[float]
@@ -49,13 +49,9 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     raw = (hi - lo) / max(1, count)
     magnitude = 10.0 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1.0, 2.0, 2.5, 5.0, 10.0) if m * magnitude >= raw)
-    first = math.floor(lo / step + 1e-9) * step
-    ticks = []
-    value = first
-    while value <= hi + step * 1e-6 or len(ticks) < 2:
-        ticks.append(round(value, 10))
-        value += step
-    return ticks
+    first = math.floor(lo / step + 1e-9)
+    last = max(first + 1, math.ceil(hi / step - 1e-9))
+    return [round(i * step, 10) for i in range(first, last + 1)]
 
 
 def format_tick(value: float) -> str:
@@ -149,7 +145,8 @@ def line_chart(
     def py(v: float) -> float:
         return top + (1.0 - (v - y_lo) / (y_hi - y_lo)) * plot_h
 
-    parts.append(f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#fbfbfd" stroke="#ddd"/>')
+    parts.append(f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#fbfbfd" '
+                 'stroke="#ddd"/>')
     for t in y_ticks:
         y = py(t)
         parts.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e6e6ea"/>')
@@ -220,7 +217,8 @@ def bar_chart(
     for i, (label, value, color) in enumerate(bars):
         y = top + i * (bar_height + 8)
         parts.append(_text(label_w - 8, y + bar_height / 2 + 4, label, size=12, anchor="end", color="#333"))
-        parts.append(f'<rect x="{label_w}" y="{y}" width="{plot_w}" height="{bar_height}" rx="3" fill="#f0f0f4"/>')
+        parts.append(f'<rect x="{label_w}" y="{y}" width="{plot_w}" height="{bar_height}" rx="3" '
+                     'fill="#f0f0f4"/>')
         if math.isfinite(value):
             w = max(0.0, min(1.0, value / vmax)) * plot_w
             parts.append(f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_height}" rx="3" '

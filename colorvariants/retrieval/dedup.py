@@ -1,17 +1,17 @@
-"""Colour-variant groups for catalog de-duplication: kNN graph -> similarity threshold -> chaining guard -> components.
+"""Colour-variant groups for catalog de-duplication: kNN graph, threshold, chaining guard, components.
 
 Pipeline (shared/docs/protocol.md, "Grouping"):
 
 1. kNN graph: each image's ``k`` nearest neighbours by cosine, searched through a FAISS index in batches (an
    index built with ``kind="auto"`` when none is given: exact below 100k images, HNSW above).
-2. Threshold: keep edges with similarity >= T. T is given, or calibrated on labelled styles: among kNN pairs of
-   two different products whose styles are both known, the lowest T whose pairwise precision (share of kept
-   pairs that are the same style) is >= the target.
+2. Threshold: keep edges with similarity >= T. T is given, or calibrated on labelled styles: among kNN pairs
+   of two different products whose styles are both known, the lowest T whose pairwise precision (share of
+   kept pairs that are the same style) is >= the target.
 3. Chaining guard: ``mutual`` keeps an edge only if each end is among the other's k nearest neighbours (hubs
    stop linking everything); ``diameter`` splits any group holding two members less similar than the diameter
    similarity (complete linkage cut at that similarity); ``both`` applies the two.
-4. Connected components of what is left; images of one product always share a group (a product is one colour of
-   one design by definition), so groups holding the same product are joined afterwards.
+4. Connected components of what is left; images of one product always share a group (a product is one
+   colour of one design by definition), so groups holding the same product are joined afterwards.
 5. Rows: one per image with ``group_id``, ``group_size`` (images), ``group_products``, ``product_id``,
    ``image_path``, ``similarity_to_medoid`` (cosine to the member with the highest summed similarity to the
    others), ``is_medoid``.
@@ -60,7 +60,7 @@ _BLOCK_ENTRIES = 8_000_000
 
 @dataclass(frozen=True)
 class Calibration:
-    """How the threshold was chosen: target, precision reached on labelled kNN pairs, and the pairs behind it."""
+    """How the threshold was chosen: target, precision reached on labelled kNN pairs, the pairs behind it."""
 
     threshold: float
     target_precision: float
@@ -71,7 +71,9 @@ class Calibration:
     n_pairs_kept: int
 
 
-def calibrate_threshold(similarity: np.ndarray, same_style: np.ndarray, target_precision: float) -> Calibration:
+def calibrate_threshold(
+    similarity: np.ndarray, same_style: np.ndarray, target_precision: float
+) -> Calibration:
     """Lowest similarity threshold whose pairwise precision on labelled pairs is >= ``target_precision``.
 
     Args:
@@ -103,9 +105,10 @@ def calibrate_threshold(similarity: np.ndarray, same_style: np.ndarray, target_p
     if good.size == 0:
         best = int(np.argmax(np.where(cut_ok, precision, -1)))
         raise EmbeddingError(
-            f"no similarity threshold reaches pairwise precision {target_precision:.3g} on the {s.size} labelled "
-            f"kNN pairs (best {precision[best]:.3g} at {s[best]:.4f}); the embeddings do not separate these "
-            "styles well enough. Fix: lower --target-precision, pass --threshold, or train a better model."
+            f"no similarity threshold reaches pairwise precision {target_precision:.3g} on the {s.size} "
+            f"labelled kNN pairs (best {precision[best]:.3g} at {s[best]:.4f}); the embeddings do not "
+            "separate these styles well enough. Fix: lower --target-precision, pass --threshold, or train a "
+            "better model."
         )
     i = int(good[-1])
     return Calibration(
@@ -159,7 +162,8 @@ class GroupResult:
         path = Path(path)
         writer = _WRITERS.get(path.suffix.lower())
         if writer is None:
-            raise ValueError(f"{path}: write groups as .csv, .parquet or .json (got {path.suffix or 'no extension'!r})")
+            got = path.suffix or "no extension"
+            raise ValueError(f"{path}: write groups as .csv, .parquet or .json (got {got!r})")
         with atomic_path(path, suffix=path.suffix) as tmp:
             writer(self.frame, tmp)
         return path
@@ -181,10 +185,10 @@ class ColorVariantGroups:
         k: neighbours per image in the kNN graph.
         threshold: cosine similarity an edge needs; None = calibrate on labelled styles.
         target_precision: pairwise precision the calibrated threshold must reach on labelled kNN pairs.
-        guard: ``mutual``, ``diameter``, ``both`` (default) or ``none`` (see the module docstring). ``both`` is
-            the default because a threshold calibrated to 90% pair precision still admits 10% wrong edges, and
-            on synthetic clustered data those chain most styles into a few giant groups unless the diameter
-            check splits them; mutual kNN alone removes only part of them.
+        guard: ``mutual``, ``diameter``, ``both`` (default) or ``none`` (see the module docstring). ``both``
+            is the default because a threshold calibrated to 90% pair precision still admits 10% wrong edges,
+            and on synthetic clustered data those chain most styles into a few giant groups unless the
+            diameter check splits them; mutual kNN alone removes only part of them.
         diameter: least similarity allowed between any two members by the diameter guard (default: threshold).
         merge_products: join groups that hold images of the same product.
         max_exact_group: groups larger than this are cut by raising their edge threshold before the exact
@@ -223,7 +227,7 @@ class ColorVariantGroups:
                 ``style_id`` column of the ids when present.
 
         Raises:
-            EmbeddingError: empty set; calibration impossible (no labels and no threshold, or target unreachable).
+            EmbeddingError: empty set; no threshold and no labels to calibrate on; target unreachable.
             IndexFileError: ``index`` does not hold these embeddings.
         """
         es = embedding_set
@@ -234,7 +238,8 @@ class ColorVariantGroups:
         t0 = time.perf_counter()
         vectors = es.unit_vectors()
         style = _style_labels(es.ids, labels, n)
-        product = _codes(es.ids["product_id"]) if "product_id" in es.ids.columns else np.arange(n, dtype=np.int64)
+        has_products = "product_id" in es.ids.columns
+        product = _codes(es.ids["product_id"]) if has_products else np.arange(n, dtype=np.int64)
 
         if index is None:
             from colorvariants.retrieval.index.build import build_index
@@ -280,7 +285,8 @@ class ColorVariantGroups:
         metrics = None
         if style is not None:
             labelled = style >= 0
-            prod_style = pd.DataFrame({"product": product[labelled], "style": style[labelled]}).drop_duplicates("product")
+            prod_style = pd.DataFrame({"product": product[labelled], "style": style[labelled]})
+            prod_style = prod_style.drop_duplicates("product")
             joined = prod_style.merge(per_product, on="product")
             if len(joined):
                 metrics = grouping_metrics(joined["style"].to_numpy(), joined["group"].to_numpy())
@@ -304,7 +310,9 @@ class ColorVariantGroups:
         )
 
     # -- steps --------------------------------------------------------------------------------------------
-    def _knn_edges(self, index: IndexBundle, vectors: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _knn_edges(
+        self, index: IndexBundle, vectors: np.ndarray, n: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Directed kNN edges (self removed) as flat arrays ``src, dst, sim``; missing neighbours dropped."""
         k = min(self.k, n - 1)
         if k < 1:
@@ -315,7 +323,7 @@ class ColorVariantGroups:
             d, i = index.search(block, k + 1, normalized=True, batch_rows=self.batch_rows)
             rows = np.arange(start, start + block.shape[0])
             is_self = i == rows[:, None]
-            # Drop the query itself; when the index did not return it (ties, approximate search) drop the last.
+            # Drop the query itself; where the index did not return it (ties, approximate search), the last.
             no_self = ~is_self.any(axis=1)
             is_self[no_self, -1] = True
             i = i[~is_self].reshape(-1, k)
@@ -393,7 +401,7 @@ def find_groups(
     return cfg.find(embedding_set, index=index, labels=labels)
 
 
-# -- helpers ---------------------------------------------------------------------------------------------------
+# -- helpers ------------------------------------------------------------------------------------------------
 def _style_labels(ids: pd.DataFrame, labels: Any, n: int) -> np.ndarray | None:
     """Style code per row (-1 = unknown), or None when nothing is labelled."""
     if labels is None:
@@ -419,8 +427,8 @@ def _codes(values: pd.Series) -> np.ndarray:
 def _check_index_matches(index: IndexBundle, es: EmbeddingSet) -> None:
     if index.count != es.count or index.dim != es.dim:
         raise IndexFileError(
-            f"the index holds {index.count} vectors of dim {index.dim} but the embeddings are {es.count} x {es.dim}. "
-            "Fix: pass the index built from these embeddings, or omit --index to build one."
+            f"the index holds {index.count} vectors of dim {index.dim} but the embeddings are {es.count} x "
+            f"{es.dim}. Fix: pass the index built from these embeddings, or omit --index to build one."
         )
     if "image_path" in index.ids.columns and "image_path" in es.ids.columns:
         same = index.ids["image_path"].astype(str).to_numpy() == es.ids["image_path"].astype(str).to_numpy()
@@ -483,7 +491,9 @@ def _blocks(members: np.ndarray, size: int) -> Iterator[np.ndarray]:
         yield members[start : start + per_block]
 
 
-def _wide_groups(group: np.ndarray, vectors: np.ndarray, diameter: float, max_exact: int) -> Iterator[np.ndarray]:
+def _wide_groups(
+    group: np.ndarray, vectors: np.ndarray, diameter: float, max_exact: int
+) -> Iterator[np.ndarray]:
     """Members of each group (2..max_exact members) whose least similar pair is below ``diameter``."""
     for size, members in _grouped(group):
         if size < 2 or size > max_exact:
@@ -496,8 +506,10 @@ def _wide_groups(group: np.ndarray, vectors: np.ndarray, diameter: float, max_ex
                     yield block[g]
 
 
-def _medoid_similarity(group: np.ndarray, vectors: np.ndarray, max_exact: int) -> tuple[np.ndarray, np.ndarray]:
-    """Cosine of each row to its group's medoid (max summed similarity; nearest to the mean above max_exact)."""
+def _medoid_similarity(
+    group: np.ndarray, vectors: np.ndarray, max_exact: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine of each row to its group's medoid (max summed similarity; nearest the mean above max_exact)."""
     n = group.size
     sim = np.ones(n, dtype=np.float32)
     is_medoid = np.zeros(n, dtype=bool)

@@ -1,4 +1,4 @@
-"""Evaluate an embedding set with the protocol (shared/docs/protocol.md) by exact FAISS search in query batches.
+"""Evaluate an embedding set with the protocol (shared/docs/protocol.md): exact FAISS search in query batches.
 
 Exact and bounded in memory at any size: each query searches just deep enough that, once the neighbours of its
 own product are dropped, its first ``max(max_k, R)`` gallery neighbours are known (R = gallery images of its
@@ -47,9 +47,11 @@ class ProtocolLabels:
 
     @classmethod
     def from_ids(cls, ids: pd.DataFrame) -> ProtocolLabels:
-        """Codes from ``style_id``/``product_id``; a row with an empty style_id is its own style (no variants)."""
+        """Codes from ``style_id``/``product_id``; a row without style_id is its own style (no variants)."""
         if "product_id" not in ids.columns:
-            raise EmbeddingError("the id table has no product_id column. Fix: pass --manifest to join labels.")
+            raise EmbeddingError(
+                "the id table has no product_id column. Fix: pass --manifest to join labels."
+            )
         product_ids = ids["product_id"].astype(str)
         if "style_id" in ids.columns:
             styles = ids["style_id"].fillna("").astype(str)
@@ -59,7 +61,7 @@ class ProtocolLabels:
         style = pd.factorize(styles, sort=True)[0].astype(np.int64)
         product = pd.factorize(product_ids, sort=True)[0].astype(np.int64)
         n_styles = int(style.max()) + 1 if style.size else 0
-        pairs = np.unique(np.stack([style, product], axis=1), axis=0) if style.size else np.zeros((0, 2), np.int64)
+        pairs = np.unique(np.stack([style, product], axis=1), axis=0).reshape(-1, 2)
         products_per_style = np.bincount(pairs[:, 0], minlength=n_styles)
         return cls(
             style=style,
@@ -84,7 +86,9 @@ def attach_manifest(ids: pd.DataFrame, manifest: str | Path) -> pd.DataFrame:
     frame = read_manifest_frame(manifest)
     for col in ("image_path", "product_id"):
         if col not in frame.columns:
-            raise ManifestError(f"required column {col!r} missing.", file=manifest, fix="add it to the manifest.")
+            raise ManifestError(
+                f"required column {col!r} missing.", file=manifest, fix="add it to the manifest."
+            )
     label_cols = [c for c in ("style_id", "split", "color") if c in frame.columns]
     right = frame[["image_path", "product_id", *label_cols]].drop_duplicates(["image_path", "product_id"])
     left = ids.reset_index(drop=True).copy()
@@ -131,10 +135,10 @@ def evaluate_embeddings(
         use_gpu: None = GPU faiss when available.
 
     Returns:
-        ``recall@k`` for each k, ``map@r``, ``n_queries``, ``n_gallery`` (images in the evaluated set; each query's
-        gallery is that minus its own product's images), ``n_items``, ``n_styles``, ``n_products``,
-        ``n_styles_single_product`` and ``n_items_not_queried`` (styles with one product have no variant to find
-        and are excluded from queries, but stay in the gallery), ``split``.
+        ``recall@k`` for each k, ``map@r``, ``n_queries``, ``n_gallery`` (images in the evaluated set; each
+        query's gallery is that minus its own product's images), ``n_items``, ``n_styles``, ``n_products``,
+        ``n_styles_single_product`` and ``n_items_not_queried`` (styles with one product have no variant to
+        find and are excluded from queries, but stay in the gallery), ``split``.
 
     Raises:
         EmbeddingError: empty set or split, no split column, or no style with two products.
@@ -147,7 +151,9 @@ def evaluate_embeddings(
         es = es.split(split)
     n = es.count
     if n == 0:
-        raise EmbeddingError("the embedding set is empty: nothing to evaluate. Fix: embed the evaluation images.")
+        raise EmbeddingError(
+            "the embedding set is empty: nothing to evaluate. Fix: embed the evaluation images."
+        )
     ks = tuple(int(k) for k in ks)
     max_k = max(ks, default=1)
     labels = ProtocolLabels.from_ids(es.ids)
@@ -155,8 +161,9 @@ def evaluate_embeddings(
     if queries.size == 0:
         raise EmbeddingError(
             f"no evaluable queries: none of the {labels.n_styles} styles in "
-            f"{'split ' + repr(split) if split else 'the set'} has two products (colour variants). Fix: add "
-            "style_id labels (e.g. --manifest with a style_id column), or evaluate a split that holds variants."
+            f"{'split ' + repr(split) if split else 'the set'} has two products (colour variants). Fix: "
+            "add style_id labels (e.g. --manifest with a style_id column), or evaluate a split that holds "
+            "variants."
         )
 
     style_size = np.bincount(labels.style)
@@ -210,7 +217,7 @@ def _score_batch(
     safe = np.where(found, nbr, 0)
     valid = found & (labels.product[safe] != labels.product[q_rows][:, None])
     hit = valid & (labels.style[safe] == labels.style[q_rows][:, None])
-    # Compact each row to its gallery ranking: valid neighbours first, in rank order (stable sort keeps order).
+    # Compact each row to its gallery ranking: valid neighbours first, in rank order (the sort is stable).
     perm = np.argsort(~valid, axis=1, kind="stable")
     ranked_hits = np.take_along_axis(hit, perm, axis=1)
     width = ranked_hits.shape[1]

@@ -77,7 +77,8 @@ def inshop_protocol_metrics(
     missing = [c for c in (STATUS_COLUMN, item_column) if c not in ids_frame.columns]
     if missing:
         raise EmbeddingError(
-            f"the id table lacks column(s) {missing} needed by the In-shop protocol; found {list(ids_frame.columns)}. "
+            f"the id table lacks column(s) {missing} needed by the In-shop protocol; "
+            f"found {list(ids_frame.columns)}. "
             "Fix: embed the manifest written by `colorvariants import deepfashion-inshop` (it carries "
             "inshop_status and the item id as style_id)."
         )

@@ -1,4 +1,4 @@
-"""The embedding store: an ``EmbeddingSet`` is vectors + the id table of their images + metadata, on disk as a folder.
+"""The embedding store: an ``EmbeddingSet`` is vectors + the id table of their images + metadata, as a folder.
 
 Layout (docs/ARCHITECTURE.md, "Embedding set")::
 
@@ -6,10 +6,10 @@ Layout (docs/ARCHITECTURE.md, "Embedding set")::
     E/ids.parquet      one row per vector, same order: image_path, product_id (+ style_id, split, ...)
     E/meta.json        format, version, dim, count (+ method, checkpoint, ...); written last
 
-Every file is written atomically and ``meta.json`` last (it is removed first when a set is overwritten), so a
-folder without ``meta.json`` is an unfinished write and never loads. ``load`` memory-maps the vectors by default so
-a million-row set costs no RAM until it is read, and validates them (NaN/inf and zero rows, counts, version) in
-bounded-memory chunks.
+Every file is written atomically and ``meta.json`` last (it is removed first when a set is overwritten), so
+a folder without ``meta.json`` is an unfinished write and never loads. ``load`` memory-maps the vectors by
+default, so a million-row set costs no RAM until it is read, and validates them (NaN/inf and zero rows,
+counts, version) in bounded-memory chunks.
 
 >>> es = EmbeddingSet(vectors, ids, {"method": "cvssl"})   # doctest: +SKIP
 >>> es.save("runs/x/embeddings")                            # doctest: +SKIP
@@ -43,15 +43,17 @@ STRING_ID_COLUMNS = ("image_path", "product_id", "style_id", "color", "split", "
 RESERVED_META_KEYS = ("format", "version", "dim", "count", "dtype", "normalized", "files")
 # Rows per chunk when scanning or normalising vectors: 65536 x 512-d float32 = 128 MB at most.
 CHUNK_ROWS = 65_536
-# A row counts as L2-normalised when its norm is within this of 1 (float32 rounding of 2048-d sums stays below).
+# A row counts as L2-normalised when its norm is within this of 1 (float32 rounding of 2048-d sums is below).
 NORM_TOLERANCE = 1e-3
 
 
-def normalize_rows(x: np.ndarray, *, out: np.ndarray | None = None, chunk_rows: int = CHUNK_ROWS) -> np.ndarray:
-    """L2-normalise the rows of ``x`` into float32 (a new array unless ``out`` is given; ``out=x`` is in place).
+def normalize_rows(
+    x: np.ndarray, *, out: np.ndarray | None = None, chunk_rows: int = CHUNK_ROWS
+) -> np.ndarray:
+    """L2-normalise the rows of ``x`` into float32: a new array unless ``out`` is given (``out=x``: in place).
 
-    Works chunk by chunk so a memory-mapped ``x`` is never loaded whole. Zero rows stay zero (their cosine with
-    anything is 0); ``EmbeddingSet`` refuses them earlier with a message.
+    Works chunk by chunk so a memory-mapped ``x`` is never loaded whole. Zero rows stay zero (their cosine
+    with anything is 0); ``EmbeddingSet`` refuses them earlier with a message.
     """
     x = np.asarray(x) if not isinstance(x, np.memmap) else x
     if x.ndim != 2:
@@ -69,7 +71,7 @@ def normalize_rows(x: np.ndarray, *, out: np.ndarray | None = None, chunk_rows: 
 
 @dataclass(frozen=True)
 class VectorCheck:
-    """What a scan of the vectors found: rows with NaN/inf, all-zero rows, and whether all rows have norm 1."""
+    """What a scan of the vectors found: NaN/inf rows, all-zero rows, and whether every row has norm 1."""
 
     nonfinite_rows: np.ndarray
     zero_rows: np.ndarray
@@ -105,8 +107,8 @@ class EmbeddingSet:
     Args:
         vectors: float32 ``(N, D)``; a ``np.memmap`` stays memory-mapped.
         ids: at least ``image_path`` and ``product_id`` (plus ``style_id``, ``split`` when known).
-        meta: free metadata (``method``, ``checkpoint``, ...); ``format``/``version``/``dim``/``count`` are set on
-            save.
+        meta: free metadata (``method``, ``checkpoint``, ...); ``format``, ``version``, ``dim`` and ``count``
+            are set on save.
 
     Raises:
         EmbeddingError: vectors are not 2-D or their row count differs from the id table's.
@@ -125,8 +127,8 @@ class EmbeddingSet:
             self.vectors = self.vectors.astype(np.float32)
         if len(self.ids) != self.vectors.shape[0]:
             raise EmbeddingError(
-                f"{self.vectors.shape[0]} vectors but {len(self.ids)} id rows: each vector needs exactly one id row. "
-                "Fix: re-export the embeddings so vectors and ids.parquet are written together."
+                f"{self.vectors.shape[0]} vectors but {len(self.ids)} id rows: each vector needs exactly one "
+                "id row. Fix: re-export the embeddings so vectors and ids.parquet are written together."
             )
         self.ids = self.ids.reset_index(drop=True)
         self.meta = dict(self.meta)
@@ -149,7 +151,7 @@ class EmbeddingSet:
         return bool(self.meta.get("normalized", False))
 
     def unit_vectors(self) -> np.ndarray:
-        """The rows L2-normalised: the stored array itself when it already is (no copy), else a normalised copy."""
+        """The rows L2-normalised: the stored array when it already is (no copy), else a normalised copy."""
         if self.normalized:
             return self.vectors
         return normalize_rows(self.vectors)
@@ -169,16 +171,18 @@ class EmbeddingSet:
             )
         check = check_vectors(self.vectors)
         if check.nonfinite_rows.size:
+            rows = self._describe_rows(check.nonfinite_rows)
             raise EmbeddingError(
-                f"{where}{check.nonfinite_rows.size} vector(s) hold NaN or inf: {self._describe_rows(check.nonfinite_rows)}. "
-                "Fix: the model diverged or an image failed to decode; re-embed these images (or drop their rows "
-                "from both the vectors and ids) with a checkpoint whose loss is finite."
+                f"{where}{check.nonfinite_rows.size} vector(s) hold NaN or inf: {rows}. Fix: the model "
+                "diverged or an image failed to decode; re-embed these images (or drop their rows from both "
+                "the vectors and ids) with a checkpoint whose loss is finite."
             )
         if check.zero_rows.size:
+            rows = self._describe_rows(check.zero_rows)
             raise EmbeddingError(
-                f"{where}{check.zero_rows.size} vector(s) are all zeros (no direction, so no cosine similarity): "
-                f"{self._describe_rows(check.zero_rows)}. Fix: re-embed these images, or drop their rows from "
-                "both the vectors and ids."
+                f"{where}{check.zero_rows.size} vector(s) are all zeros (no direction, so no cosine "
+                f"similarity): {rows}. Fix: re-embed these images, or drop their rows from both the vectors "
+                "and ids."
             )
         self.meta["normalized"] = check.normalized
         return check
@@ -193,15 +197,16 @@ class EmbeddingSet:
 
     # -- selection -----------------------------------------------------------------------------------------
     def subset(self, rows: Sequence[int] | np.ndarray) -> EmbeddingSet:
-        """A new set of the selected rows (integer positions or a boolean mask); vectors are copied into RAM."""
+        """A new set of the selected rows (integer positions or a boolean mask); vectors copied into RAM."""
         sel = np.asarray(rows)
         if sel.dtype == bool:
             sel = np.flatnonzero(sel)
         sel = sel.astype(np.int64)
-        return EmbeddingSet(np.asarray(self.vectors[sel]), self.ids.iloc[sel].reset_index(drop=True), dict(self.meta))
+        ids = self.ids.iloc[sel].reset_index(drop=True)
+        return EmbeddingSet(np.asarray(self.vectors[sel]), ids, dict(self.meta))
 
     def split(self, name: str) -> EmbeddingSet:
-        """The rows of one split (from the ``split`` id column); raises when absent or empty, never silently."""
+        """The rows of one split (the ``split`` id column); raises when it is absent or empty."""
         if "split" not in self.ids.columns:
             raise EmbeddingError(
                 "the embedding set has no 'split' column in ids.parquet, so split "
@@ -210,12 +215,14 @@ class EmbeddingSet:
         mask = (self.ids["split"].astype(str) == name).to_numpy()
         if not mask.any():
             present = sorted(self.ids["split"].astype(str).unique().tolist())
-            raise EmbeddingError(f"split {name!r} is empty; splits present: {present}. Fix: choose one of those.")
+            raise EmbeddingError(
+                f"split {name!r} is empty; splits present: {present}. Fix: choose one of those."
+            )
         return self.subset(mask)
 
     @classmethod
     def concatenate(cls, parts: Iterable[EmbeddingSet], meta: dict[str, Any] | None = None) -> EmbeddingSet:
-        """Stack sets in order (e.g. the shards of one embedding run); dims must agree, id columns are unioned."""
+        """Stack sets in order (e.g. the shards of one run); dims must agree, id columns are unioned."""
         parts = list(parts)
         if not parts:
             raise EmbeddingError("no embedding sets to concatenate.")
@@ -234,8 +241,9 @@ class EmbeddingSet:
     def save(self, directory: str | Path) -> Path:
         """Write the set to ``directory`` atomically: validate, then vectors (normalised), ids, and meta last.
 
-        Rows are L2-normalised on the way out (the contract of ``embeddings.npy``). An existing set in the folder
-        is replaced; its ``meta.json`` is removed first so an interrupted save never leaves a loadable mix.
+        Rows are L2-normalised on the way out (the contract of ``embeddings.npy``). An existing set in the
+        folder is replaced; its ``meta.json`` is removed first so an interrupted save never leaves a loadable
+        mix.
 
         Raises:
             EmbeddingError: NaN/inf or zero rows, or missing id columns (nothing is written).
@@ -269,7 +277,7 @@ class EmbeddingSet:
 
     @classmethod
     def load(cls, directory: str | Path, *, mmap: bool = True, check: bool = True) -> EmbeddingSet:
-        """Load a set written by ``save`` (or by ``EmbeddingWriter``), memory-mapped by default, and validate it.
+        """Load a set written by ``save`` or ``EmbeddingWriter`` (memory-mapped by default) and validate it.
 
         Args:
             directory: the set's folder.
@@ -283,38 +291,47 @@ class EmbeddingSet:
         """
         directory = Path(directory)
         if not directory.is_dir():
-            raise EmbeddingError(f"{directory}: no such embedding set folder. Fix: pass the folder `embed` wrote.")
+            raise EmbeddingError(
+                f"{directory}: no such embedding set folder. Fix: pass the folder `embed` wrote."
+            )
         meta = _read_meta(directory)
         npy = directory / EMBEDDINGS_FILE
         ids_path = directory / IDS_FILE
         for path in (npy, ids_path):
             if not path.is_file():
-                raise EmbeddingError(f"{path}: missing although meta.json exists. Fix: re-export the embedding set.")
+                raise EmbeddingError(
+                    f"{path}: missing although meta.json exists. Fix: re-export the embedding set."
+                )
         try:
             vectors = np.load(npy, mmap_mode="r" if mmap else None, allow_pickle=False)
         except (ValueError, OSError, EOFError) as exc:
             raise EmbeddingError(
-                f"{npy}: cannot be read ({exc}); the file is truncated or corrupt. Fix: re-export the embedding set."
+                f"{npy}: cannot be read ({exc}); the file is truncated or corrupt. "
+                "Fix: re-export the embedding set."
             ) from exc
         if vectors.ndim != 2 or vectors.dtype != np.float32:
             raise EmbeddingError(
-                f"{npy}: expected float32 (N, D), found {vectors.dtype} {vectors.shape}. Fix: re-export the set."
+                f"{npy}: expected float32 (N, D), found {vectors.dtype} {vectors.shape}. "
+                "Fix: re-export the set."
             )
         if vectors.shape != (meta["count"], meta["dim"]):
             raise EmbeddingError(
                 f"{npy}: holds {vectors.shape[0]} x {vectors.shape[1]} but meta.json says "
-                f"{meta['count']} x {meta['dim']}; the folder mixes two writes. Fix: re-export the embedding set."
+                f"{meta['count']} x {meta['dim']}; the folder mixes two writes. "
+                "Fix: re-export the embedding set."
             )
         expected_ids_size = meta.get("files", {}).get(IDS_FILE)
         if expected_ids_size is not None and ids_path.stat().st_size != expected_ids_size:
             raise EmbeddingError(
-                f"{ids_path}: {ids_path.stat().st_size} bytes but meta.json recorded {expected_ids_size}; it was "
-                "replaced or truncated after the set was written. Fix: re-export the embedding set."
+                f"{ids_path}: {ids_path.stat().st_size} bytes but meta.json recorded {expected_ids_size}; it "
+                "was replaced or truncated after the set was written. Fix: re-export the embedding set."
             )
         try:
             ids = pd.read_parquet(ids_path)
         except Exception as exc:  # pyarrow raises several types on corrupt files
-            raise EmbeddingError(f"{ids_path}: cannot be read ({exc}). Fix: re-export the embedding set.") from exc
+            raise EmbeddingError(
+                f"{ids_path}: cannot be read ({exc}). Fix: re-export the embedding set."
+            ) from exc
         if len(ids) != meta["count"]:
             raise EmbeddingError(
                 f"{ids_path}: {len(ids)} id rows but {meta['count']} vectors; each vector needs one id row. "
@@ -333,13 +350,18 @@ class EmbeddingWriter:
     written), normalises in place, renames the file into place and writes ``ids.parquet`` then ``meta.json``.
     Used as a context manager, an exception discards the partial file and leaves the folder as it was.
 
-    >>> with EmbeddingWriter("E", count=len(ids), dim=128, ids=ids, meta={"method": "cvssl"}) as w:  # doctest: +SKIP
+    >>> with EmbeddingWriter("E", count=len(ids), dim=128, ids=ids) as w:  # doctest: +SKIP
     ...     for start, batch in batches:
     ...         w.write(start, batch)
     """
 
     def __init__(
-        self, directory: str | Path, count: int, dim: int, ids: pd.DataFrame, meta: dict[str, Any] | None = None
+        self,
+        directory: str | Path,
+        count: int,
+        dim: int,
+        ids: pd.DataFrame,
+        meta: dict[str, Any] | None = None,
     ) -> None:
         if len(ids) != count:
             raise EmbeddingError(f"EmbeddingWriter: {len(ids)} id rows for count={count}.")
@@ -359,7 +381,8 @@ class EmbeddingWriter:
             raise EmbeddingError("EmbeddingWriter: write after close.")
         batch = np.asarray(batch, dtype=np.float32)
         end = start + batch.shape[0]
-        if start < 0 or end > self._array.shape[0] or batch.ndim != 2 or batch.shape[1] != self._array.shape[1]:
+        n, d = self._array.shape
+        if start < 0 or end > n or batch.ndim != 2 or batch.shape[1] != d:
             raise EmbeddingError(
                 f"EmbeddingWriter: batch {batch.shape} at row {start} does not fit {self._array.shape}."
             )
@@ -392,7 +415,8 @@ class EmbeddingWriter:
             self._partial.replace(tmp)
         with atomic_path(self.directory / IDS_FILE, suffix=".parquet") as tmp:
             ids_for_disk(self.ids).to_parquet(tmp, index=False)
-        count, dim = int(self._written.size), int(np.load(self.directory / EMBEDDINGS_FILE, mmap_mode="r").shape[1])
+        count = int(self._written.size)
+        dim = int(np.load(self.directory / EMBEDDINGS_FILE, mmap_mode="r").shape[1])
         meta = {
             "format": FORMAT,
             "version": VERSION,
@@ -427,22 +451,24 @@ def _read_meta(directory: Path) -> dict[str, Any]:
     path = directory / META_FILE
     if not path.is_file():
         raise EmbeddingError(
-            f"{directory}: no meta.json, so the embedding set is unfinished (an export stopped before its last "
-            "step) or this is not an embedding set folder. Fix: rerun the export into this folder."
+            f"{directory}: no meta.json, so the embedding set is unfinished (an export stopped before its "
+            "last step) or this is not an embedding set folder. Fix: rerun the export into this folder."
         )
     try:
         meta = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise EmbeddingError(f"{path}: not valid JSON ({exc}). Fix: re-export the embedding set.") from exc
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+    found = meta.get("format") if isinstance(meta, dict) else None
+    if found != FORMAT:
         raise EmbeddingError(
-            f"{path}: format {meta.get('format') if isinstance(meta, dict) else None!r} is not {FORMAT!r}; this is "
-            "not an embedding set (an index folder?). Fix: pass the folder written by `colorvariants embed`."
+            f"{path}: format {found!r} is not {FORMAT!r}; this is not an embedding set (an index "
+            "folder?). Fix: pass the folder written by `colorvariants embed`."
         )
     if meta.get("version") != VERSION:
         raise EmbeddingError(
-            f"{path}: embedding set version {meta.get('version')!r}; this colorvariants reads version {VERSION}. "
-            "Fix: re-export the embeddings with this version, or use the colorvariants version that wrote them."
+            f"{path}: embedding set version {meta.get('version')!r}; this colorvariants reads version "
+            f"{VERSION}. Fix: re-export the embeddings with this version, or use the colorvariants version "
+            "that wrote them."
         )
     for key in ("dim", "count"):
         if not isinstance(meta.get(key), int) or meta[key] < 0:
@@ -455,5 +481,12 @@ def ids_for_disk(ids: pd.DataFrame) -> pd.DataFrame:
     out = ids.reset_index(drop=True).copy()
     for col in STRING_ID_COLUMNS:
         if col in out.columns:
-            out[col] = out[col].map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+            out[col] = out[col].map(_id_text)
     return out
+
+
+def _id_text(value: Any) -> str:
+    """An id cell as text; missing values (None, NaN) become ""."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return str(value)

@@ -220,6 +220,16 @@ class TestResume:
         cache = ImageCache.build(cat, 16, tmp_path, progress=False, chunk_size=4)
         assert len(counter.calls) == 8 and cache.valid.all()
 
+    def test_damaged_complete_cache_is_repaired(self, make_catalog, tmp_path):
+        cat = make_catalog().load()
+        ref = ImageCache.build(cat, 16, tmp_path, progress=False)
+        expected = np.array(ref.images)
+        (ref.directory / "valid.npy").unlink()  # e.g. a partial copy of the cache folder
+        with pytest.raises(IncompleteCacheError, match="delete the folder"):
+            ImageCache.open(cat, 16, tmp_path)
+        repaired = ImageCache.build(cat, 16, tmp_path, progress=False)
+        assert np.array_equal(repaired.images, expected) and repaired.valid.all()
+
     def test_truncated_array_header_rebuilds(self, make_catalog, tmp_path):
         cat = make_catalog().load()
         directory = cache_path(cat, 16, tmp_path)

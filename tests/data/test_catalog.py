@@ -35,6 +35,12 @@ class TestRead:
         with pytest.raises(ManifestError, match="unknown manifest format"):
             read_manifest_frame(tmp_path / "m.xlsx")
 
+    def test_reserved_row_column(self, tmp_path, manifest_writer):
+        path = manifest_writer(tmp_path / "m.csv", [{"image_path": "a.jpg", "product_id": "p", "row": "A3"}])
+        with pytest.raises(ManifestError, match="'row' is reserved") as exc:
+            read_manifest_frame(path)
+        assert "Fix: rename the column" in str(exc.value)
+
     def test_bbox_columns_numeric(self, tmp_path, manifest_writer):
         path = manifest_writer(tmp_path / "m.csv", [
             {"image_path": "a.jpg", "product_id": "p",

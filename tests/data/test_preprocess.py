@@ -103,6 +103,33 @@ class TestCrops:
         assert np.array_equal(mask, want)
 
 
+    def test_a_prepared_catalog_can_be_prepared_again(self, catalog: Catalog, tmp_path: Path) -> None:
+        first = Catalog.load(preprocess_catalog(catalog, tmp_path / "a", crop="bbox", workers=1, progress=False))
+        second = Catalog.load(preprocess_catalog(first, tmp_path / "b", crop="mask", workers=1, progress=False))
+        assert second.frame["source_image_path"].tolist() == first.frame["image_path"].tolist()
+        assert second.has_masks() and len(second) == len(catalog)
+
+
+class TestSyntheticCatalog:
+    def test_mask_crop_keeps_masks_and_boxes_aligned(self, tmp_path: Path) -> None:
+        from colorvariants.data.synth import SynthConfig, write_synthetic_catalog
+
+        src = Catalog.load(write_synthetic_catalog(tmp_path / "synth", SynthConfig(styles=2, size=64, seed=3),
+                                                   progress=False))
+        new = Catalog.load(preprocess_catalog(src, tmp_path / "out", crop="mask", margin=0.0, workers=1,
+                                              progress=False))
+        assert len(new) == len(src) and new.has_masks()
+        for i in range(len(new)):
+            mask = read_mask(new.mask_path_of(i))
+            with Image.open(new.path_of(i)) as im:
+                assert im.size == (mask.shape[1], mask.shape[0])
+            x0, y0, x1, y1 = (int(v) for v in src.frame.loc[i, ["bbox_x0", "bbox_y0", "bbox_x1", "bbox_y1"]])
+            assert mask.shape == (y1 - y0, x1 - x0)  # cropped to the generator's own mask box
+            want = read_mask(src.mask_path_of(i))[y0:y1, x0:x1]
+            assert np.array_equal(mask, want)
+            assert new.frame.loc[i, ["bbox_x0", "bbox_y0", "bbox_x1", "bbox_y1"]].tolist() == [0, 0, x1 - x0, y1 - y0]
+
+
 class TestBackgroundRemoval:
     def test_floodfill_removal_paints_background_and_caches_masks(self, tmp_path: Path) -> None:
         cat = write_catalog(tmp_path / "src", bbox=False)
@@ -113,7 +140,8 @@ class TestBackgroundRemoval:
         want = _garment_mask()[BOX[1] : BOX[3], BOX[0] : BOX[2]]
         for i in range(len(new)):
             mask = read_mask(new.mask_path_of(i))
-            assert mask_iou(mask, want) > 0.95 if mask.shape == want.shape else False
+            assert mask.shape == want.shape  # cropped to the garment's box (margin 0)
+            assert mask_iou(mask, want) > 0.95
             with Image.open(new.path_of(i)) as im:
                 pixels = np.asarray(im.convert("RGB"))
             assert (pixels[mask == 0] == (0, 255, 0)).all()  # background painted the fill colour

@@ -34,7 +34,8 @@ class TestPairCounts:
         rng = np.random.default_rng(seed)
         t, p = rng.integers(0, 6, 40), rng.integers(0, 8, 40)
         c = pair_counts(t, p)
-        assert (c.true_positive, c.false_positive, c.false_negative, c.true_negative) == brute_force_pairs(t, p)
+        counted = (c.true_positive, c.false_positive, c.false_negative, c.true_negative)
+        assert counted == brute_force_pairs(t, p)
         assert c.total == 40 * 39 // 2
 
     def test_precision_recall_f1_from_pairs(self) -> None:
@@ -67,7 +68,12 @@ class TestAdjustedRandIndex:
 
     @pytest.mark.parametrize(
         "t,p",
-        [([0, 1, 2, 3], [0, 1, 2, 3]), ([0, 0, 0], [1, 1, 1]), ([0, 0, 1, 1], [5, 5, 7, 7]), ([0, 0, 1], [0, 1, 1])],
+        [
+            ([0, 1, 2, 3], [0, 1, 2, 3]),
+            ([0, 0, 0], [1, 1, 1]),
+            ([0, 0, 1, 1], [5, 5, 7, 7]),
+            ([0, 0, 1], [0, 1, 1]),
+        ],
     )
     def test_edge_cases_equal_sklearn(self, t: list[int], p: list[int]) -> None:
         assert adjusted_rand_index(t, p) == pytest.approx(adjusted_rand_score(t, p))

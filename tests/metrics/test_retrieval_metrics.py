@@ -14,8 +14,10 @@ from colorvariants.metrics.retrieval import (
 )
 
 
-def naive_protocol(x: np.ndarray, style: np.ndarray, product: np.ndarray, ks: tuple[int, ...]) -> dict[str, float]:
-    """The protocol written as plainly as possible: one Python loop per query, sorted gallery, no vectorisation."""
+def naive_protocol(
+    x: np.ndarray, style: np.ndarray, product: np.ndarray, ks: tuple[int, ...]
+) -> dict[str, float]:
+    """The protocol written as plainly as possible: one Python loop per query, no numpy tricks."""
     x = x / np.linalg.norm(x, axis=1, keepdims=True)
     recalls = {k: [] for k in ks}
     aps = []
@@ -112,7 +114,8 @@ class TestExactProtocolMetrics:
     def test_invariant_to_item_order(self) -> None:
         x, style, product = clustered(15, seed=4)
         perm = np.random.default_rng(0).permutation(len(x))
-        assert exact_protocol_metrics(x, style, product) == exact_protocol_metrics(x[perm], style[perm], product[perm])
+        shuffled = exact_protocol_metrics(x[perm], style[perm], product[perm])
+        assert exact_protocol_metrics(x, style, product) == shuffled
 
     def test_chunking_does_not_change_results(self, monkeypatch: pytest.MonkeyPatch) -> None:
         import colorvariants.metrics.retrieval as mod
@@ -125,12 +128,13 @@ class TestExactProtocolMetrics:
     def test_accepts_torch_tensors_and_string_labels(self) -> None:
         x, style, product = clustered(10, seed=6)
         from_numpy = exact_protocol_metrics(x, style, product)
-        from_torch = exact_protocol_metrics(torch.from_numpy(x), torch.from_numpy(style), torch.from_numpy(product))
+        tensors = [torch.from_numpy(a) for a in (x, style, product)]
+        from_torch = exact_protocol_metrics(*tensors)
         from_strings = exact_protocol_metrics(x, [f"s{s}" for s in style], [f"p{p}" for p in product])
         assert from_torch == from_numpy == from_strings
 
     def test_single_product_styles_are_not_queries_but_stay_in_the_gallery(self) -> None:
-        # Style 0 has two products (2 images each); style 1 has one product, whose image lies just beyond product 0.
+        # Style 0 has two products (2 images each); style 1 has one product, its image just beyond product 0.
         x = np.array([[1, 0], [1, 0.05], [1, 0.4], [1, 0.45], [1, -0.15]], dtype=np.float32)
         style = np.array([0, 0, 0, 0, 1])
         product = np.array([0, 0, 1, 1, 2])

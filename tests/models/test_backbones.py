@@ -1,4 +1,4 @@
-"""Backbone factory: names, output shapes, small stem, local weights in every accepted format, clear errors."""
+"""Backbone factory: names, shapes, small stem, local weights in every accepted format, clear errors."""
 
 from __future__ import annotations
 
@@ -69,8 +69,9 @@ def test_prefixed_checkpoints_load(tmp_path: Path, resnet18: torch.nn.Module, wr
     state = {f"backbone.{k}": v for k, v in resnet18.state_dict().items()}
     state["projection_head.layers.0.weight"] = torch.zeros(4, 4)  # other parts of a method are ignored
     state["backbone_momentum.conv1.weight"] = torch.zeros(1)
-    obj = ({"state_dict": state, "epoch": 3} if wrapper == "lightning"
-           else {"format": "colorvariants.model", "version": 1, "method": "simclr", "config": {}, "state_dict": state})
+    portable = {"format": "colorvariants.model", "version": 1, "method": "simclr", "config": {},
+                "state_dict": state}
+    obj = {"state_dict": state, "epoch": 3} if wrapper == "lightning" else portable
     torch.save(obj, tmp_path / "model.pt")
     loaded = create_backbone("resnet18", pretrained=tmp_path / "model.pt").eval()
     with torch.no_grad():
@@ -93,7 +94,8 @@ def test_shape_mismatch_lists_keys(tmp_path: Path, resnet18: torch.nn.Module) ->
 
 def test_wrong_architecture_lists_missing_and_unexpected(tmp_path: Path, resnet18: torch.nn.Module) -> None:
     torch.save(resnet18.state_dict(), tmp_path / "w.pth")
-    with pytest.raises(CheckpointError, match=r"(?s)missing from the file: .*not in the model|shape mismatch"):
+    pattern = r"(?s)missing from the file: .*not in the model|shape mismatch"
+    with pytest.raises(CheckpointError, match=pattern):
         create_backbone("resnet50", pretrained=tmp_path / "w.pth")
 
 

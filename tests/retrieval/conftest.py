@@ -1,4 +1,4 @@
-"""Fixtures for the retrieval tests: small, deterministic, clustered embedding sets with style/product labels."""
+"""Fixtures for the retrieval tests: small deterministic clustered embedding sets with style labels."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sharded IVF-PQ: training on a sample across shards, per-shard fill, merge == one build over the whole set."""
+"""Sharded IVF-PQ: train on a sample across shards, fill per shard, merge == one build over the whole set."""
 
 from __future__ import annotations
 
@@ -21,8 +21,11 @@ def whole() -> EmbeddingSet:
     centres = rng.standard_normal((150, 32))
     style = rng.integers(0, 150, 3000)
     x = centres[style] + 0.4 * rng.standard_normal((3000, 32))
-    ids = pd.DataFrame({"image_path": [f"i{i}.jpg" for i in range(3000)], "product_id": [str(i) for i in range(3000)],
-                        "style_id": style.astype(str)})
+    ids = pd.DataFrame({
+        "image_path": [f"i{i}.jpg" for i in range(3000)],
+        "product_id": [str(i) for i in range(3000)],
+        "style_id": style.astype(str),
+    })
     return EmbeddingSet(x.astype(np.float32), ids)
 
 
@@ -55,8 +58,8 @@ def test_sharded_merge_equals_single_build(whole: EmbeddingSet, tmp_path: Path) 
 
 def test_shards_of_different_dims_are_refused(whole: EmbeddingSet, tmp_path: Path) -> None:
     whole.subset(np.arange(100)).save(tmp_path / "a")
-    EmbeddingSet(np.ones((5, 8), np.float32), pd.DataFrame({"image_path": list("abcde"), "product_id": list("abcde")})
-                 ).save(tmp_path / "b")
+    other = pd.DataFrame({"image_path": list("abcde"), "product_id": list("abcde")})
+    EmbeddingSet(np.ones((5, 8), np.float32), other).save(tmp_path / "b")
     with pytest.raises(EmbeddingError, match="different dims"):
         build_sharded_ivfpq([tmp_path / "a", tmp_path / "b"], params=PARAMS)
 

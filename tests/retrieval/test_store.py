@@ -36,7 +36,9 @@ def test_load_without_mmap_is_in_memory(tmp_path: Path, clustered_set: Factory) 
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
-def test_nonfinite_rows_are_named_and_nothing_is_written(tmp_path: Path, clustered_set: Factory, bad: float) -> None:
+def test_nonfinite_rows_are_named_and_nothing_is_written(
+    tmp_path: Path, clustered_set: Factory, bad: float
+) -> None:
     es = clustered_set(n_styles=3)
     es.vectors[4, 2] = bad
     with pytest.raises(EmbeddingError, match=r"NaN or inf: row 4 \(s\d/p\d/4.jpg\).*Fix"):
@@ -66,7 +68,8 @@ def test_count_mismatch_between_npy_and_ids(tmp_path: Path, clustered_set: Facto
 
 def test_count_mismatch_in_memory() -> None:
     with pytest.raises(EmbeddingError, match="3 vectors but 2 id rows"):
-        EmbeddingSet(np.ones((3, 4), np.float32), pd.DataFrame({"image_path": ["a", "b"], "product_id": ["1", "2"]}))
+        ids = pd.DataFrame({"image_path": ["a", "b"], "product_id": ["1", "2"]})
+        EmbeddingSet(np.ones((3, 4), np.float32), ids)
 
 
 def test_npy_replaced_by_another_write(tmp_path: Path, clustered_set: Factory) -> None:
@@ -126,7 +129,7 @@ def test_concatenate_keeps_order(clustered_set: Factory) -> None:
 
 
 class TestEmbeddingWriter:
-    def test_batches_in_any_order_give_the_same_set_as_save(self, tmp_path: Path, clustered_set: Factory) -> None:
+    def test_batches_in_any_order_give_the_same_set(self, tmp_path: Path, clustered_set: Factory) -> None:
         es = clustered_set(n_styles=4)
         with EmbeddingWriter(tmp_path / "W", es.count, es.dim, es.ids, {"method": "m"}) as w:
             w.write(8, es.vectors[8:])
@@ -143,7 +146,7 @@ class TestEmbeddingWriter:
             w.close()
         assert not (tmp_path / "W" / "meta.json").exists()
 
-    def test_exception_discards_partial_and_keeps_old_set(self, tmp_path: Path, clustered_set: Factory) -> None:
+    def test_exception_discards_partial_keeps_old_set(self, tmp_path: Path, clustered_set: Factory) -> None:
         old = clustered_set(n_styles=2, seed=3)
         old.save(tmp_path / "W")
         with pytest.raises(RuntimeError), EmbeddingWriter(tmp_path / "W", old.count, old.dim, old.ids) as w:

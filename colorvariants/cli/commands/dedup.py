@@ -9,18 +9,19 @@ from colorvariants.cli.registry import register
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--embeddings", required=True, help="embedding-set folder")
-    parser.add_argument("--index", default=None, help="index built from these embeddings (default: build one)")
-    parser.add_argument("--out", required=True, help="groups file: .csv, .parquet or .json (one row per image)")
+    parser.add_argument("--index", default=None, help="index of these embeddings (default: build one)")
+    parser.add_argument("--out", required=True, help="groups file: .csv, .parquet or .json (a row per image)")
     how = parser.add_mutually_exclusive_group()
     how.add_argument("--threshold", type=float, default=None, help="cosine similarity an edge needs")
     how.add_argument("--target-precision", type=float, default=0.9,
-                     help="calibrate the threshold on labelled styles to this pairwise precision (default 0.9)")
-    parser.add_argument("--k", type=int, default=10, help="neighbours per image in the kNN graph (default 10)")
+                     help="calibrate the threshold on labelled styles to this pair precision (default 0.9)")
+    parser.add_argument("--k", type=int, default=10, help="neighbours per image in the kNN graph")
     parser.add_argument("--guard", choices=("both", "mutual", "diameter", "none"), default="both",
                         help="chaining guard: mutual-kNN edges, group diameter check, both (default) or none")
     parser.add_argument("--diameter", type=float, default=None,
                         help="least similarity between any two group members (default: the threshold)")
-    parser.add_argument("--summary", default=None, help="also write threshold, calibration and metrics as JSON here")
+    parser.add_argument("--summary", default=None,
+                        help="also write threshold, calibration and metrics as JSON here")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,8 +47,10 @@ def run(args: argparse.Namespace) -> int:
     if args.summary:
         write_json(args.summary, summary)
     dist = result.size_distribution
-    how = (f"calibrated to precision {result.calibration.precision:.3f} on {result.calibration.n_labelled_pairs} "
-           "labelled pairs" if result.calibration else "given")
+    cal = result.calibration
+    how = "given"
+    if cal is not None:
+        how = f"calibrated to precision {cal.precision:.3f} on {cal.n_labelled_pairs} labelled pairs"
     print(f"threshold: {result.threshold:.4f} ({how}), guard: {args.guard}, k: {args.k}")
     print(f"groups: {dist['n_groups']} over {dist['n_items']} products ({dist['n_singletons']} singletons, "
           f"largest {dist['max_size']})")
@@ -57,5 +60,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-register("dedup", "group colour variants (kNN graph, calibrated threshold, chaining guard) for de-duplication",
-         add_arguments, run)
+register(
+    "dedup", "group colour variants (kNN graph, calibrated threshold, chaining guard) for de-duplication",
+    add_arguments, run,
+)

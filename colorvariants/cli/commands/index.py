@@ -1,4 +1,4 @@
-"""``colorvariants index build|add``: build a FAISS index over an embedding set, or append new products to one."""
+"""``colorvariants index build|add``: build a FAISS index over an embedding set, or append new products."""
 
 from __future__ import annotations
 
@@ -13,12 +13,17 @@ KINDS = ("auto", "flat", "ivf", "hnsw", "ivfpq")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="index_action", metavar="ACTION")
     actions.required = True
-    build = actions.add_parser("build", help="build an index from an embedding set", description=_build.__doc__)
-    build.add_argument("--embeddings", required=True, help="embedding-set folder (embeddings.npy, ids.parquet, meta.json)")
-    build.add_argument("--out", required=True, help="index folder to write (index.faiss, ids.parquet, meta.json)")
-    build.add_argument("--kind", choices=KINDS, default="auto", help="index kind (default: auto, by size and memory)")
-    build.add_argument("--memory-budget", default=None, help="memory the index may use, e.g. 4GB (default: half of free RAM)")
-    build.add_argument("--target-recall", type=float, default=0.95, help="recall@10 vs exact search to tune for")
+    build = actions.add_parser("build", help="build an index from embeddings", description=_build.__doc__)
+    build.add_argument("--embeddings", required=True,
+                       help="embedding-set folder (embeddings.npy, ids.parquet, meta.json)")
+    build.add_argument("--out", required=True,
+                       help="index folder to write (index.faiss, ids.parquet, meta.json)")
+    build.add_argument("--kind", choices=KINDS, default="auto",
+                       help="index kind (default: auto, from collection size and memory budget)")
+    build.add_argument("--memory-budget", default=None,
+                       help="memory the index may use, e.g. 4GB (default: half of the free RAM)")
+    build.add_argument("--target-recall", type=float, default=0.95,
+                       help="recall@10 vs exact search that nprobe/efSearch are tuned for (default 0.95)")
     build.add_argument("--seed", type=int, default=0, help="seed of the training and fidelity samples")
     add = actions.add_parser("add", help="append new products to an index", description=_add.__doc__)
     add.add_argument("--index", required=True, help="index folder written by `index build`")
@@ -26,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
-    """Build an index, tune it to the target recall, print kind, params, build time and fidelity, and save it."""
+    """Build an index, tune it to the target recall, save it; print kind, params, build time, fidelity."""
     from colorvariants.retrieval.index import build_index
     from colorvariants.retrieval.store import EmbeddingSet
 
@@ -40,7 +45,8 @@ def _build(args: argparse.Namespace) -> int:
     params = ", ".join(f"{k}={v}" for k, v in {**meta["params"], **meta["search_params"]}.items()) or "exact"
     print(f"kind: {meta['kind']} ({meta['reason']})")
     print(f"params: {params}")
-    print(f"vectors: {bundle.count} x {bundle.dim}, estimated memory {meta['memory_bytes_estimate'] / 1e6:.1f} MB")
+    mb = meta["memory_bytes_estimate"] / 1e6
+    print(f"vectors: {bundle.count} x {bundle.dim}, estimated memory {mb:.1f} MB")
     print(f"build: {meta['build_seconds']:.2f}s, tuning: {meta['tune_seconds']:.2f}s, gpu: {meta['gpu']}")
     status = "reached" if fid["reached"] else "NOT reached"
     k = fid["k"]
@@ -74,4 +80,7 @@ def run(args: argparse.Namespace) -> int:
     return ACTIONS[args.index_action](args)
 
 
-register("index", "build a FAISS index over embeddings (index build), or add new products (index add)", add_arguments, run)
+register(
+    "index", "build a FAISS index over embeddings (index build), or add new products (index add)",
+    add_arguments, run,
+)

@@ -1,4 +1,4 @@
-"""``colorvariants synth``: write the built-in synthetic catalog (images, foreground masks and ``manifest.csv``).
+"""``colorvariants synth``: write the built-in synthetic catalog (images, foreground masks, ``manifest.csv``).
 
     colorvariants synth --out runs/synth --styles 300 --seed 0 --size 128
 """
@@ -27,11 +27,11 @@ def parse_range(text: str) -> tuple[int, int]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, required=True, help="folder to write images/, masks/, manifest.csv into")
+    parser.add_argument("--out", type=Path, required=True, help="folder for images/, masks/ and manifest.csv")
     parser.add_argument("--styles", type=int, default=300, help="number of designs (default 300)")
-    parser.add_argument("--seed", type=int, default=0, help="master seed: the same seed writes identical files")
+    parser.add_argument("--seed", type=int, default=0, help="master seed: one seed, the same files")
     parser.add_argument("--size", type=int, default=128, help="image side in pixels (default 128)")
-    parser.add_argument("--no-masks", dest="masks", action="store_false", help="do not write foreground masks")
+    parser.add_argument("--no-masks", dest="masks", action="store_false", help="skip the foreground masks")
     parser.add_argument("--images-per-product", type=parse_range, default=(1, 2), metavar="A-B",
                         help="photos per product, each with its own pose/background/lighting (default 1-2)")
     parser.add_argument("--variants", type=parse_range, default=(2, 5), metavar="A-B",
@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="styles per sibling cluster; siblings differ in one design detail (default 2-3)")
     parser.add_argument("--no-nuisance", dest="nuisance", action="store_false",
                         help="canonical pose on plain white, no lighting or noise (for inspection)")
-    parser.add_argument("--workers", type=int, default=2, help="drawing processes (default 2; 1 = in this process)")
+    parser.add_argument("--workers", type=int, default=2, help="drawing processes (default 2; 1 = inline)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -58,12 +58,14 @@ def run(args: argparse.Namespace) -> int:
         siblings=args.siblings,
         nuisance=args.nuisance,
     )
-    manifest = write_synthetic_catalog(args.out, config, workers=max(1, args.workers), progress=not args.quiet)
+    workers = max(1, args.workers)
+    manifest = write_synthetic_catalog(args.out, config, workers=workers, progress=not args.quiet)
     frame = Catalog.load(manifest).frame
-    splits = ", ".join(f"{name} {count}" for name, count in frame["split"].value_counts().sort_index().items())
+    counts = frame["split"].value_counts().sort_index()
+    splits = ", ".join(f"{name} {count}" for name, count in counts.items())
     print(
-        f"wrote {len(frame)} images of {frame['product_id'].nunique()} products in {frame['style_id'].nunique()} "
-        f"styles to {manifest} (images per split: {splits})"
+        f"wrote {len(frame)} images of {frame['product_id'].nunique()} products in "
+        f"{frame['style_id'].nunique()} styles to {manifest} (images per split: {splits})"
     )
     return 0
 

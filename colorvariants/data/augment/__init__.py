@@ -1,10 +1,12 @@
 """Batched tensor augmentations on float ``(B, 3, H, W)`` in [0, 1], and the view recipes of every method.
 
 Images are decoded once into uint8 batches; every augmentation runs on the whole batch (CPU or GPU) with
-per-image random parameters drawn from a ``torch.Generator`` (the global RNG when None), instead of PIL per image.
+per-image random parameters drawn from a ``torch.Generator`` (the global RNG when None), instead of PIL per
+image.
 Modules: ``geometry`` (crops, flips, affine jitter), ``color`` (torchvision's ColorJitter ops, grayscale, hue
-rotation, channel permutation, luminance remap, normalise), ``blur``, ``recolor`` (garment-only recolour inside a
-mask), ``parts`` (CV-SSL's fixed part crops) and ``views`` (SimCLR, MoCo v2, CV-SSL and eval recipes).
+rotation, channel permutation, luminance remap, normalise), ``blur``, ``recolor`` (garment-only recolour
+inside a mask), ``parts`` (CV-SSL's fixed part crops) and ``views`` (SimCLR, MoCo v2, CV-SSL and eval
+recipes).
 """
 
 from __future__ import annotations
@@ -39,7 +41,13 @@ from colorvariants.data.augment.geometry import (
     resized_crop,
     sample_resized_crop_boxes,
 )
-from colorvariants.data.augment.parts import PART_LAYOUTS, PartBox, crop_parts, part_boxes, register_part_layout
+from colorvariants.data.augment.parts import (
+    PART_LAYOUTS,
+    PartBox,
+    crop_parts,
+    part_boxes,
+    register_part_layout,
+)
 from colorvariants.data.augment.recolor import recolor, recolor_garment
 from colorvariants.data.augment.views import (
     ColorVariantViewConfig,

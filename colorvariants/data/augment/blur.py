@@ -1,10 +1,10 @@
 """Batched Gaussian blur with a random sigma per image (lightly's ``GaussianBlur``: sigma in pixels, 0.1-2).
 
 SimCLR (Chen et al. 2020, appendix A) blurs half of the views with sigma uniform in [0.1, 2.0]; lightly
-applies it with PIL's ``GaussianBlur(radius=sigma)``, whose radius is the standard deviation in pixels. Here each
-image gets its own separable kernel, evaluated on a shared support of ``±ceil(3 * sigma_max)`` pixels (so it
-covers ±3 sigma for every image without a data-dependent size), and the whole batch is filtered by two grouped
-1-D convolutions. Edges replicate the border pixel, as PIL does.
+applies it with PIL's ``GaussianBlur(radius=sigma)``, whose radius is the standard deviation in pixels. Here
+each image gets its own separable kernel, evaluated on a shared support of ``±ceil(3 * sigma_max)`` pixels
+(so it covers ±3 sigma for every image without a data-dependent size), and the whole batch is filtered by two
+grouped 1-D convolutions. Edges replicate the border pixel, as PIL does.
 """
 
 from __future__ import annotations
@@ -33,10 +33,10 @@ def gaussian_kernels(sigma: Tensor, radius: int) -> Tensor:
 
 
 def blur_with_sigma(x: Tensor, sigma: float | Tensor, radius: int | None = None) -> Tensor:
-    """Blur each image with its own Gaussian ``sigma`` (float or ``(B,)``, pixels); support ``±radius`` pixels.
+    """Blur each image with its own Gaussian ``sigma`` (float or ``(B,)``, pixels) over ``±radius`` pixels.
 
-    ``radius`` defaults to ``ceil(3 * max(sigma))``. Equals torchvision's ``gaussian_blur`` with
-    ``kernel_size = 2 * radius + 1`` away from the borders (torchvision reflects at the border, this replicates).
+    ``radius`` defaults to ``ceil(3 * max(sigma))``. Equals torchvision's ``gaussian_blur`` with ``kernel_size
+    = 2 * radius + 1`` away from the borders (torchvision reflects at the border, this replicates).
     """
     check_images(x, channels=None)
     b, c, h, w = x.shape
@@ -60,7 +60,7 @@ def gaussian_blur(
     sigmas: tuple[float, float] = (0.1, 2.0),
     generator: torch.Generator | None = None,
 ) -> Tensor:
-    """Blur a random ``p`` share of the images, each with sigma uniform in ``sigmas`` pixels (lightly's defaults).
+    """Blur a random ``p`` share of the images, each with sigma uniform in ``sigmas`` (lightly's defaults).
 
     >>> gaussian_blur(torch.rand(4, 3, 16, 16), p=1.0).shape
     torch.Size([4, 3, 16, 16])

@@ -1,5 +1,6 @@
-"""Batched colour augmentations with per-image parameters: torchvision's ColorJitter ops, grayscale, hue
-rotation over the full circle, channel permutation, luminance remap, and ImageNet normalisation.
+"""Batched colour augmentations with per-image parameters (ColorJitter's ops, grayscale, hue, luminance).
+
+Also hue rotation over the full circle, channel permutation, luminance remap and ImageNet normalisation.
 
 The deterministic ops (``adjust_*``) take a float or a ``(B,)`` tensor of factors and reproduce
 ``torchvision.transforms.functional`` on float tensors (same formulas: ``_blend``, ``_rgb2hsv``); the
@@ -103,7 +104,8 @@ def hsv_to_rgb(hsv: Tensor) -> Tensor:
 
     The fully saturated colour of hue ``h`` is ``R' = clamp(|6h - 3| - 1)``, ``G' = clamp(2 - |6h - 2|)``,
     ``B' = clamp(2 - |6h - 4|)`` (clamped to [0, 1]), and ``RGB = v * (1 - s) + v * s * RGB'``: the same
-    piecewise-linear values as the p/q/t sector table, in a few fused passes instead of a 6-way one-hot einsum.
+    piecewise-linear values as the p/q/t sector table, in a few fused passes instead of a 6-way one-hot
+    einsum.
     """
     h, s, v = (t.unsqueeze(1) for t in hsv.unbind(1))
     centre, sign, bias = _hsv_constants(hsv)
@@ -113,7 +115,7 @@ def hsv_to_rgb(hsv: Tensor) -> Tensor:
 
 
 def adjust_hue(x: Tensor, shift: float | Tensor) -> Tensor:
-    """Rotate hue by ``shift`` turns per image: torchvision's ``adjust_hue`` (its ``hue_factor``), any real value.
+    """Rotate hue by ``shift`` turns per image: torchvision's ``adjust_hue(hue_factor)``, any real value.
 
     Same result as ``hsv_to_rgb`` of the shifted ``rgb_to_hsv`` (torchvision's math) in one fused pass: with
     ``v = max``, ``c = max - min`` the output is ``min + c * RGB'(h + shift)``, so saturation and value never
@@ -138,7 +140,7 @@ def adjust_hue(x: Tensor, shift: float | Tensor) -> Tensor:
 
 
 def hue_rotate(x: Tensor, degrees: float | Tensor) -> Tensor:
-    """Rotate hue by ``degrees`` (any angle: the full circle; one value or one per image), luminance as in HSV."""
+    """Rotate hue by ``degrees`` (any angle, full circle; one value or one per image), as HSV does."""
     check_images(x)
     deg = degrees / 360.0 if isinstance(degrees, Tensor) else float(degrees) / 360.0
     return adjust_hue(x, deg)
@@ -147,7 +149,7 @@ def hue_rotate(x: Tensor, degrees: float | Tensor) -> Tensor:
 def random_hue_rotate(
     x: Tensor, p: float = 1.0, max_degrees: float = 180.0, generator: torch.Generator | None = None
 ) -> Tensor:
-    """Rotate hue by an angle uniform in ``[-max_degrees, max_degrees]`` for a random ``p`` share of the images.
+    """Rotate hue by an angle uniform in ``[-max_degrees, max_degrees]`` for a random ``p`` share of images.
 
     The default covers the full circle (CV-SSL, Dutta et al. 2021: any colour of a design is a positive).
     """
@@ -159,7 +161,7 @@ def random_hue_rotate(
 
 def jitter_range(value: float | Sequence[float], name: str, center: float = 1.0, bound: float | None = None
                  ) -> tuple[float, float]:
-    """torchvision ColorJitter's parameter rule: ``v`` -> ``[max(0, center - v), center + v]``; a pair is kept."""
+    """torchvision ColorJitter's rule: ``v`` -> ``[max(0, center - v), center + v]``; a pair is kept."""
     if isinstance(value, (int, float)):
         if value < 0:
             raise AugmentationError(f"{name} jitter must be non-negative, got {value}.")
@@ -184,7 +186,7 @@ _JITTER_OPS: tuple[Callable[[Tensor, Tensor], Tensor], ...] = (
 
 def _jitter_per_sample_order(x: Tensor, selected: Tensor, factors: list[Tensor], active: list[bool],
                              generator: torch.Generator | None) -> Tensor:
-    """Each selected image runs the 4 ops in its own random order (torchvision's per-call order, per image)."""
+    """Each selected image runs the 4 ops in its own random order (torchvision's order, per image)."""
     b = x.shape[0]
     order = rand((b, len(_JITTER_OPS)), generator, x.device).argsort(dim=1)  # a uniform permutation per image
     x = x.clone()  # one working copy, then in-place write-backs
@@ -210,7 +212,9 @@ def _jitter_per_batch_order(x: Tensor, selected: Tensor, factors: list[Tensor], 
     return apply_to_subset(x, selected, run, *factors)
 
 
-JITTER_ORDERS: dict[str, Callable[[Tensor, Tensor, list[Tensor], list[bool], torch.Generator | None], Tensor]] = {
+JitterOrder = Callable[[Tensor, Tensor, list[Tensor], list[bool], "torch.Generator | None"], Tensor]
+
+JITTER_ORDERS: dict[str, JitterOrder] = {
     "sample": _jitter_per_sample_order,
     "batch": _jitter_per_batch_order,
 }
@@ -231,10 +235,10 @@ def color_jitter(
     Factors are drawn per image as torchvision does: brightness/contrast/saturation uniform in
     ``[max(0, 1 - v), 1 + v]``, hue shift uniform in ``[-h, h]`` turns (a pair gives the range directly).
     torchvision applies the four ops in a random order per call, i.e. per image in a DataLoader. ``order``:
-    ``"sample"`` (default) keeps that: the batch runs four stages and in each stage every selected image gets the
-    op its own permutation puts there (one gather/scatter per op and stage, about 2x the cost of the jitter);
-    ``"batch"`` draws one order for the whole batch (cheapest). Defaults are lightly's SimCLR ones (Chen et al.
-    2020: strength 1.0 -> 0.8, 0.8, 0.8, 0.2, applied with p = 0.8).
+    ``"sample"`` (default) keeps that: the batch runs four stages and in each stage every selected image gets
+    the op its own permutation puts there (one gather/scatter per op and stage, about 2x the cost of the
+    jitter); ``"batch"`` draws one order for the whole batch (cheapest). Defaults are lightly's SimCLR ones
+    (Chen et al. 2020: strength 1.0 -> 0.8, 0.8, 0.8, 0.2, applied with p = 0.8).
 
     Raises:
         AugmentationError: a negative strength, a hue range outside [-0.5, 0.5], or an unknown ``order``.
@@ -245,7 +249,9 @@ def color_jitter(
     check_images(x)
     check_prob(p)
     if order not in JITTER_ORDERS:
-        raise AugmentationError(f"unknown colour-jitter order {order!r}; choose one of {sorted(JITTER_ORDERS)}.")
+        raise AugmentationError(
+            f"unknown colour-jitter order {order!r}; choose one of {sorted(JITTER_ORDERS)}."
+        )
     b, dev = x.shape[0], x.device
     ranges = (
         jitter_range(brightness, "brightness"),
@@ -261,7 +267,7 @@ def color_jitter(
 
 
 def random_grayscale(x: Tensor, p: float = 0.2, generator: torch.Generator | None = None) -> Tensor:
-    """Replace a random ``p`` share of the images by their 3-channel BT.601 grayscale (``RandomGrayscale``)."""
+    """Replace a random ``p`` share of the images by their 3-channel BT.601 grayscale (RandomGrayscale)."""
     check_images(x)
     gray = bernoulli(x.shape[0], p, generator, x.device).view(-1, 1, 1, 1)
     return torch.where(gray, rgb_to_grayscale(x).expand_as(x), x)
@@ -286,8 +292,9 @@ def adjust_luminance(x: Tensor, gamma: float | Tensor, invert: bool | Tensor = F
     """Remap each image's luma ``Y`` to ``Y ** gamma`` (then ``1 - Y`` where ``invert``), keeping its chroma.
 
     The chroma ``RGB - Y`` is kept and only ``Y`` changes, so a black garment (low Y, no chroma) becomes light
-    gray, not a noisy saturated colour as with HSV's V; a monotone curve keeps every edge and pattern (inversion
-    flips their polarity). ``gamma < 1`` lightens (white stays white, dark turns light), ``gamma > 1`` darkens.
+    gray, not a noisy saturated colour as with HSV's V; a monotone curve keeps every edge and pattern
+    (inversion flips their polarity). ``gamma < 1`` lightens (white stays white, dark turns light), ``gamma >
+    1`` darkens.
     """
     n = x.shape[0]
     y = rgb_to_grayscale(x)
@@ -305,12 +312,12 @@ def random_luminance_remap(
     invert_prob: float = 0.25,
     generator: torch.Generator | None = None,
 ) -> Tensor:
-    """Change the lightness of a random ``p`` share of the images the way colour variants do (black vs white shirt).
+    """Change the lightness of a random ``p`` share of images as colour variants do (black vs white shirt).
 
-    Per image: a gamma curve on the luma, log-uniform in ``gamma`` (0.25 maps luma 0.1 to 0.56 and 0.9 to 0.97;
-    4 maps 0.8 to 0.41), then with probability ``invert_prob`` inversion ``Y -> 1 - Y``; chroma is kept (see
-    ``adjust_luminance``). Without a mask this also changes the background; ``recolor_garment`` is the masked
-    version.
+    Per image: a gamma curve on the luma, log-uniform in ``gamma`` (0.25 maps luma 0.1 to 0.56 and 0.9 to
+    0.97; 4 maps 0.8 to 0.41), then with probability ``invert_prob`` inversion ``Y -> 1 - Y``; chroma is kept
+    (see ``adjust_luminance``). Without a mask this also changes the background; ``recolor_garment`` is the
+    masked version.
     """
     check_images(x)
     check_prob(invert_prob, "invert_prob")

@@ -1,7 +1,8 @@
 """Batched geometric augmentations: random resized crop, flips, mild affine jitter, resize.
 
-Every warp is one ``F.affine_grid`` + ``F.grid_sample`` call for the whole batch (bilinear,
-``align_corners=False``), with one affine matrix per image, so crop, flip and zoom cost one resampling pass.
+Every warp is one affine sampling grid (``F.affine_grid``'s, built by broadcasting) + one ``F.grid_sample``
+call for the whole batch (bilinear, ``align_corners=False``), with one affine matrix per image, so crop, flip
+and zoom cost one resampling pass.
 Bilinear sampling does not low-pass filter: when a crop is *shrunk* to a smaller output it aliases, unlike
 torchvision's antialiased ``Resize`` on tensors. At the training sizes here crops are enlarged (64 px
 cache -> 64 px views), where both agree.
@@ -36,12 +37,12 @@ def sample_resized_crop_boxes(
     generator: torch.Generator | None = None,
     device: torch.device | str = "cpu",
 ) -> Tensor:
-    """Per-image crop boxes ``(B, 4)`` = ``(top, left, height, width)`` in whole pixels, as torchvision draws them.
+    """Per-image crop boxes ``(B, 4)`` = ``(top, left, height, width)`` in pixels, drawn as torchvision does.
 
     torchvision's ``RandomResizedCrop.get_params`` (Szegedy et al., "Going deeper with convolutions", 2015):
-    area fraction uniform in ``scale``, aspect ratio log-uniform in ``ratio``, up to 10 attempts for a box that
-    fits, else a centre crop clamped to ``ratio``. Here all 10 attempts are drawn at once for the whole batch and
-    each image keeps its first fitting one.
+    area fraction uniform in ``scale``, aspect ratio log-uniform in ``ratio``, up to 10 attempts for a box
+    that fits, else a centre crop clamped to ``ratio``. Here all 10 attempts are drawn at once for the whole
+    batch and each image keeps its first fitting one.
 
     Raises:
         AugmentationError: ``scale`` or ``ratio`` is not an increasing positive range.
@@ -82,7 +83,7 @@ def sample_resized_crop_boxes(
 def _box_theta(
     boxes: Tensor, height: int, width: int, hflip: Tensor | None = None, vflip: Tensor | None = None
 ) -> Tensor:
-    """Affine matrices ``(B, 2, 3)`` mapping output coordinates into the boxes (normalised, align_corners=False).
+    """Affine matrices ``(B, 2, 3)`` mapping output coordinates into the boxes (normalised coordinates).
 
     An output pixel centre at normalised ``u`` samples input ``x_n = u * w / W + (2 * left + w) / W - 1``;
     a flip negates the scale, so crop and flip share one resampling pass.
@@ -106,8 +107,8 @@ def affine_grid(theta: Tensor, height: int, width: int, bounds: Tensor | None = 
     """``F.affine_grid(theta, (B, C, height, width), align_corners=False)`` by broadcasting.
 
     Same sampling grid, built from two 1-D coordinate vectors instead of a batched matmul over every pixel.
-    ``bounds`` ``(B, 4)`` = ``(x_min, x_max, y_min, y_max)`` (normalised) clamps each image's sample points, so
-    a crop's edge pixels replicate the crop's own border, as torchvision's crop-then-resize does.
+    ``bounds`` ``(B, 4)`` = ``(x_min, x_max, y_min, y_max)`` (normalised) clamps each image's sample points,
+    so a crop's edge pixels replicate the crop's own border, as torchvision's crop-then-resize does.
     """
     dev, dt = theta.device, theta.dtype
     xs = (torch.arange(width, device=dev, dtype=dt) * 2.0 + 1.0) / width - 1.0  # pixel centres in [-1, 1]
@@ -129,7 +130,7 @@ def warp(
     padding_mode: str = "border",
     bounds: Tensor | None = None,
 ) -> Tensor:
-    """Resample each image of ``x`` through its affine matrix ``theta`` ``(B, 2, 3)`` into ``size`` (one call)."""
+    """Resample each image of ``x`` through its own affine matrix ``theta[i]`` into ``size`` (one call)."""
     out_h, out_w = (size, size) if isinstance(size, int) else size
     grid = affine_grid(theta.to(x.dtype), out_h, out_w, bounds)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding_mode, align_corners=False)
@@ -145,13 +146,15 @@ def resized_crop(
     """Crop ``boxes`` ``(B, 4)`` = ``(top, left, height, width)`` pixels from each image, resize to ``size``.
 
     Equals torchvision's ``resized_crop(img, top, left, h, w, [size, size], antialias=False)`` per image
-    (bilinear, half-pixel centres; sample points are clamped to the crop, so its edge pixels replicate as after
-    torchvision's crop), optionally flipped, in one ``grid_sample``. Any channel count works, so a mask can be
-    stacked as a 4th channel and follow the image.
+    (bilinear, half-pixel centres; sample points are clamped to the crop, so its edge pixels replicate as
+    after torchvision's crop), optionally flipped, in one ``grid_sample``. Any channel count works, so a mask
+    can be stacked as a 4th channel and follow the image.
     """
     check_images(x, channels=None)
     if boxes.shape != (x.shape[0], 4):
-        raise AugmentationError(f"boxes must be (B, 4) = (top, left, height, width), got {tuple(boxes.shape)}.")
+        raise AugmentationError(
+            f"boxes must be (B, 4) = (top, left, height, width), got {tuple(boxes.shape)}."
+        )
     h, w = x.shape[-2:]
     boxes = boxes.to(device=x.device, dtype=torch.float32)
     theta = _box_theta(boxes, h, w, hflip, vflip)
@@ -173,8 +176,8 @@ def random_resized_crop(
 ) -> Tensor:
     """torchvision's ``RandomResizedCrop`` per image, batched: ``(B, C, H, W)`` -> ``(B, C, size, size)``.
 
-    Defaults are torchvision's (and SimCLR's, Chen et al. 2020: scale 0.08-1, ratio 3/4-4/3). ``hflip_prob`` and
-    ``vflip_prob`` fold random flips into the same resampling pass (used by the SimCLR/MoCo views).
+    Defaults are torchvision's (and SimCLR's, Chen et al. 2020: scale 0.08-1, ratio 3/4-4/3). ``hflip_prob``
+    and ``vflip_prob`` fold random flips into the same resampling pass (used by the SimCLR/MoCo views).
 
     >>> random_resized_crop(torch.rand(4, 3, 32, 32), 16).shape
     torch.Size([4, 3, 16, 16])
@@ -188,7 +191,7 @@ def random_resized_crop(
 
 
 def random_hflip(x: Tensor, p: float = 0.5, generator: torch.Generator | None = None) -> Tensor:
-    """Mirror each image left-right with probability ``p`` (torchvision ``RandomHorizontalFlip`` per sample)."""
+    """Mirror each image left-right with probability ``p`` (``RandomHorizontalFlip`` per sample)."""
     check_images(x, channels=None)
     flip = bernoulli(x.shape[0], p, generator, x.device).view(-1, 1, 1, 1)
     return torch.where(flip, x.flip(-1), x)
@@ -205,12 +208,12 @@ def random_affine_jitter(
 ) -> Tensor:
     """Mild per-image zoom, shift and rotation (same output size), for views that must keep the whole design.
 
-    Zoom is uniform in ``[1 - max_scale, 1 + max_scale]`` (> 1 zooms in), shift uniform in
-    ``[-max_shift, max_shift]`` of the image side per axis, rotation uniform in ``[-max_rotate_deg,
-    max_rotate_deg]`` degrees. Pixels that come from outside the image *replicate the border*: catalogue images
-    are letterboxed on a uniform background (white in our cache), so replicating the border extends that
-    background seamlessly even after colour augmentation has changed it, where a constant white fill would leave
-    a visible frame. ``size`` resizes in the same pass. Any channel count works (stack a mask to move it along).
+    Zoom is uniform in ``[1 - max_scale, 1 + max_scale]`` (> 1 zooms in), shift uniform in ``[-max_shift,
+    max_shift]`` of the image side per axis, rotation uniform in ``[-max_rotate_deg, max_rotate_deg]``
+    degrees. Pixels that come from outside the image *replicate the border*: catalogue images are letterboxed
+    on a uniform background (white in our cache), so replicating the border extends that background seamlessly
+    even after colour augmentation has changed it, where a constant white fill would leave a visible frame.
+    ``size`` resizes in the same pass. Any channel count works (stack a mask to move it along).
 
     >>> random_affine_jitter(torch.rand(2, 3, 32, 32), 0.1, 0.05, 5.0).shape
     torch.Size([2, 3, 32, 32])
@@ -245,7 +248,7 @@ def hflip(x: Tensor, flip: Tensor | bool = True) -> Tensor:
 
 
 def resize(x: Tensor, size: int, antialias: bool = True) -> Tensor:
-    """Deterministic bilinear resize of a batch to ``size x size`` (antialiased when shrinking, like torchvision)."""
+    """Deterministic bilinear resize to ``size x size`` (antialiased when shrinking, as torchvision)."""
     check_images(x, channels=None)
     if x.shape[-2] == size and x.shape[-1] == size:
         return x

@@ -1,8 +1,8 @@
 """Fixed part crops for CV-SSL: the whole image plus halves, quadrants or bands (method.md, sec. 3).
 
 Dutta et al. (2021) contrast fixed parts instead of random crops, so fine design details (collar, print,
-pocket) are compared part by part. Their exact geometry is not public; ``"halves"`` (whole + top, bottom, left,
-right) is our default and every layout is a registry entry, so the benchmark can ablate them.
+pocket) are compared part by part. Their exact geometry is not public; ``"halves"`` (whole + top, bottom,
+left, right) is our default and every layout is a registry entry, so the benchmark can ablate them.
 
 Boxes are in normalised image coordinates ``(x0, y0, x1, y1)`` in [0, 1]. ``overlap`` enlarges parts: every
 edge of a part that is *inside* the image moves outward by ``overlap`` times the part's size along that axis
@@ -27,7 +27,7 @@ from colorvariants.data.augment._common import AugmentationError, check_images
 
 
 class PartBox(NamedTuple):
-    """A named part of the image, in normalised coordinates ``(x0, y0, x1, y1)`` (left, top, right, bottom)."""
+    """A named part of the image in normalised coordinates (x0, y0, x1, y1) = (left, top, right, bottom)."""
 
     name: str
     x0: float
@@ -47,7 +47,9 @@ def register_part_layout(name: str, boxes: Sequence[PartBox]) -> None:
         raise AugmentationError(f"part layout {name!r} is already registered.")
     for box in boxes:
         if not (0.0 <= box.x0 < box.x1 <= 1.0 and 0.0 <= box.y0 < box.y1 <= 1.0):
-            raise AugmentationError(f"part {box.name!r} of layout {name!r} is not a box inside [0, 1]^2: {box}.")
+            raise AugmentationError(
+                f"part {box.name!r} of layout {name!r} is not a box inside [0, 1]^2: {box}."
+            )
     PART_LAYOUTS[name] = tuple(boxes)
 
 
@@ -121,15 +123,16 @@ def _clamp_to_part(coords: Tensor, lo: float, hi: float, pixels: int) -> Tensor:
 
 
 def crop_parts(x: Tensor, boxes: Sequence[PartBox], size: int) -> Tensor:
-    """Cut every part from every image and resize it to ``size x size``: ``(B, C, H, W)`` -> ``(P, B, C, size, size)``.
+    """Cut every part of every image, resized to a square: ``(B, C, H, W)`` -> ``(P, B, C, size, size)``.
 
     One ``F.grid_sample`` for all parts of all images: the parts' sampling grids are stacked along the output
-    height, so the input is read once and never copied per part (8x faster than ``roi_align`` on CPU at 64 px).
-    Bilinear, half-pixel centres (``align_corners=False``), sample points clamped to the part's edge pixels: a
-    part equals torchvision's ``resized_crop(..., antialias=False)`` of it, and one whose pixel size equals
-    ``size`` comes back exactly. Bilinear sampling does not low-pass filter, so shrinking a part by more than 2x aliases; the CV-SSL
-    default (a half of a 64 px view at 32 px) shrinks by at most 2x, where every input pixel still contributes.
-    Works on any float batch (``[0, 1]`` or already normalised: cropping commutes with per-channel normalisation).
+    height, so the input is read once and never copied per part (8x faster than ``roi_align`` on CPU at 64
+    px). Bilinear, half-pixel centres (``align_corners=False``), sample points clamped to the part's edge
+    pixels: a part equals torchvision's ``resized_crop(..., antialias=False)`` of it, and one whose pixel size
+    equals ``size`` comes back exactly. Bilinear sampling does not low-pass filter, so shrinking a part by
+    more than 2x aliases; the CV-SSL default (a half of a 64 px view at 32 px) shrinks by at most 2x, where
+    every input pixel still contributes. Works on any float batch (``[0, 1]`` or already normalised: cropping
+    commutes with per-channel normalisation).
 
     >>> crop_parts(torch.rand(2, 3, 32, 32), part_boxes("halves"), 16).shape
     torch.Size([5, 2, 3, 16, 16])
@@ -140,7 +143,8 @@ def crop_parts(x: Tensor, boxes: Sequence[PartBox], size: int) -> Tensor:
     b, c = x.shape[:2]
     p = len(boxes)
     dt, dev = x.dtype, x.device
-    steps = (torch.arange(size, device=dev, dtype=torch.float64) + 0.5) / size  # output pixel centres in (0, 1)
+    # output pixel centres as fractions of the part, in (0, 1)
+    steps = (torch.arange(size, device=dev, dtype=torch.float64) + 0.5) / size
     grids = []
     h, w = x.shape[-2:]
     for box in boxes:

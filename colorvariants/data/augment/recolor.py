@@ -1,12 +1,12 @@
 """Recolour the garment, not the photo: a colour variant made inside the foreground mask (method.md, sec. 4).
 
 Real colour variants are the same garment dyed differently, shot on the same background. Whole-image colour
-jitter also recolours the background and the skin, which colour variants never do. Here each image is split into
-luma ``Y`` and chroma ``(Cb, Cr)`` (ITU-R BT.601, full range): the chroma plane is rotated (a hue rotation that
-leaves ``Y`` untouched), scaled (saturation) and offset (a tint, so a gray or white garment can become a colour);
-the luma goes through a monotone curve (gamma, optionally inverted, so a black garment can become white), which
-keeps every edge, fold and print of the luminance structure. The result is blended in by the mask, so pixels
-with mask 0 are returned bit for bit.
+jitter also recolours the background and the skin, which colour variants never do. Here each image is split
+into luma ``Y`` and chroma ``(Cb, Cr)`` (ITU-R BT.601, full range): the chroma plane is rotated (a hue
+rotation that leaves ``Y`` untouched), scaled (saturation) and offset (a tint, so a gray or white garment can
+become a colour); the luma goes through a monotone curve (gamma, optionally inverted, so a black garment can
+become white), which keeps every edge, fold and print of the luminance structure. The result is blended in by
+the mask, so pixels with mask 0 are returned bit for bit.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def recolor(
     gamma: Tensor,
     invert: Tensor,
 ) -> Tensor:
-    """Deterministic garment recolour with per-image parameters (each a ``(B,)`` tensor; see ``recolor_garment``).
+    """Garment recolour with given per-image parameters (each a ``(B,)`` tensor; see ``recolor_garment``).
 
     ``angle``: chroma rotation in radians; ``saturation``: chroma scale; ``tint``: ``(B, 2)`` chroma offset
     ``(Cb, Cr)``; ``gamma``: luma curve exponent (1 keeps the luma); ``invert``: 1 to map luma ``Y -> 1 - Y``.
@@ -88,13 +88,13 @@ def recolor_garment(
     gamma: tuple[float, float] = (0.3, 3.0),
     invert_prob: float = 0.3,
 ) -> Tensor:
-    """Recolour the garment inside ``mask`` for a random ``p`` share of the images; the background stays as is.
+    """Recolour the garment inside ``mask`` for a random ``p`` share of the images; the background stays.
 
-    Per image, when ``hue``: chroma rotated by an angle uniform over the full circle, scaled by a factor uniform
-    in ``saturation``, plus a tint of length uniform in ``[0, tint]`` at a random angle (greys get a colour);
-    when ``luminance``: luma through a gamma curve log-uniform in ``gamma`` and inverted with probability
-    ``invert_prob`` (a dark garment turns light and vice versa). These ranges are ours (no paper gives them);
-    every one is a knob of the view recipes.
+    Per image, when ``hue``: chroma rotated by an angle uniform over the full circle, scaled by a factor
+    uniform in ``saturation``, plus a tint of length uniform in ``[0, tint]`` at a random angle (greys get a
+    colour); when ``luminance``: luma through a gamma curve log-uniform in ``gamma`` and inverted with
+    probability ``invert_prob`` (a dark garment turns light and vice versa). These ranges are ours (no paper
+    gives them); every one is a knob of the view recipes.
 
     Args:
         x: float ``(B, 3, H, W)`` in [0, 1].
@@ -115,7 +115,9 @@ def recolor_garment(
     check_prob(p)
     check_prob(invert_prob, "invert_prob")
     if not (0.0 <= saturation[0] <= saturation[1]) or not (0.0 < gamma[0] <= gamma[1]) or tint < 0:
-        raise AugmentationError(f"invalid recolour ranges: saturation {saturation}, gamma {gamma}, tint {tint}.")
+        raise AugmentationError(
+            f"invalid recolour ranges: saturation {saturation}, gamma {gamma}, tint {tint}."
+        )
     m = mask_to_float(mask, x)
     b, dev = x.shape[0], x.device
     angle = uniform(b, 0.0, 2.0 * math.pi, generator, dev)

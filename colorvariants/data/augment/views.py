@@ -2,8 +2,9 @@
 
 ``SimCLRViews`` and ``MoCoV2Views`` reproduce lightly's ``SimCLRTransform`` / ``MoCoV2Transform`` defaults
 (RandomResizedCrop -> HFlip -> RandomApply(ColorJitter) -> RandomGrayscale -> GaussianBlur -> Normalize);
-``ColorVariantViews`` is CV-SSL's recipe (strong colour change, mild geometry); ``EvalView`` is the deterministic
-resize + normalise used for embedding. Every knob is a dataclass field, so configs and ablations set them.
+``ColorVariantViews`` is CV-SSL's recipe (strong colour change, mild geometry); ``EvalView`` is the
+deterministic resize + normalise used for embedding. Every knob is a dataclass field, so configs and ablations
+set them.
 
 Both views of a batch are made as one ``2B`` batch (one resampling pass, one pass per colour op), each image
 drawing its own parameters, and split at the end: ``views(images) -> (view_a, view_b)``.
@@ -16,7 +17,13 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from colorvariants.data.augment._common import AugmentationError, check_prob, mask_to_float, to_float
+from colorvariants.data.augment._common import (
+    AugmentationError,
+    check_prob,
+    limit_cpu_threads,
+    mask_to_float,
+    to_float,
+)
 from colorvariants.data.augment.blur import gaussian_blur
 from colorvariants.data.augment.color import (
     IMAGENET_MEAN,
@@ -29,7 +36,12 @@ from colorvariants.data.augment.color import (
     random_hue_rotate,
     random_luminance_remap,
 )
-from colorvariants.data.augment.geometry import random_affine_jitter, random_hflip, random_resized_crop, resize
+from colorvariants.data.augment.geometry import (
+    random_affine_jitter,
+    random_hflip,
+    random_resized_crop,
+    resize,
+)
 from colorvariants.data.augment.recolor import recolor_garment
 
 
@@ -44,6 +56,9 @@ def _check_config(config: object, probabilities: tuple[str, ...]) -> None:
     size = getattr(config, "input_size", None)
     if size is not None and size <= 0:
         raise AugmentationError(f"input_size must be positive, got {size}.")
+    threads = getattr(config, "cpu_threads", None)
+    if threads is not None and threads < 1:
+        raise AugmentationError(f"cpu_threads must be >= 1 or None (torch's setting), got {threads}.")
     order = getattr(config, "jitter_order", "sample")
     if order not in JITTER_ORDERS:
         raise AugmentationError(f"jitter_order must be one of {sorted(JITTER_ORDERS)}, got {order!r}.")
@@ -54,9 +69,11 @@ class SimCLRViewConfig:
     """lightly's ``SimCLRTransform`` defaults (SimCLR, Chen et al. 2020, appendix A) as config fields.
 
     ``input_size`` is the output side; None keeps the size of the images given (lightly's default is 224, the
-    training images' size plays that role here). ``jitter_order`` and ``recolor_prob`` are ours: the colour-jitter
-    op order per image (torchvision's) or per batch, and the share of views whose garment is recoloured inside
-    its mask before cropping (0 = lightly's recipe; only used when masks are passed).
+    training images' size plays that role here). ``jitter_order``, ``recolor_prob`` and ``cpu_threads`` are
+    ours: the colour-jitter op order per image (torchvision's) or per batch; the share of views whose garment
+    is recoloured inside its mask before cropping (0 = lightly's recipe; only used when masks are passed); and
+    the torch CPU threads while making views (1 by default: robust on shared cores, see ``limit_cpu_threads``;
+    None keeps torch's setting; ignored on GPU).
     """
 
     input_size: int | None = None
@@ -77,12 +94,16 @@ class SimCLRViewConfig:
     std: tuple[float, float, float] = IMAGENET_STD
     jitter_order: str = "sample"
     recolor_prob: float = 0.0
+    cpu_threads: int | None = 1
 
 
 @dataclass
 class MoCoV2ViewConfig(SimCLRViewConfig):
-    """lightly's ``MoCoV2Transform`` defaults (MoCo v2, Chen et al. 2020, arXiv 2003.04297): weaker colour
-    jitter (0.4, 0.4, 0.4, 0.1) and crops of at least 20% of the image; the rest as SimCLR."""
+    """lightly's ``MoCoV2Transform`` defaults (MoCo v2, Chen et al. 2020, arXiv 2003.04297).
+
+    Weaker colour jitter than SimCLR (0.4, 0.4, 0.4, 0.1) and crops of at least 20% of the image; the rest as
+    SimCLR (blur p = 0.5 with sigma 0.1-2, grayscale p = 0.2, flip p = 0.5).
+    """
 
     cj_bright: float = 0.4
     cj_contrast: float = 0.4
@@ -114,6 +135,12 @@ class SimCLRViews:
         ``masks`` (uint8 0/255 or float ``(B, 1, H, W)``) are used only when ``recolor_prob > 0``.
         """
         _check_uint8_images(images)
+        with limit_cpu_threads(self.config.cpu_threads, images.device):
+            return self._views(images, masks, generator)
+
+    def _views(
+        self, images: Tensor, masks: Tensor | None, generator: torch.Generator | None
+    ) -> tuple[Tensor, Tensor]:
         cfg = self.config
         b = images.shape[0]
         size = cfg.input_size or images.shape[-1]
@@ -135,7 +162,7 @@ class SimCLRViews:
 
 
 class MoCoV2Views(SimCLRViews):
-    """Query and key views for MoCo v2 (lightly's ``MoCoV2Transform``): SimCLR's pipeline, MoCo v2's defaults."""
+    """Query and key views for MoCo v2 (lightly's ``MoCoV2Transform``): SimCLR pipeline, MoCo v2 defaults."""
 
     def __init__(self, config: MoCoV2ViewConfig | None = None) -> None:
         super().__init__(config if config is not None else MoCoV2ViewConfig())
@@ -143,14 +170,16 @@ class MoCoV2Views(SimCLRViews):
 
 @dataclass
 class ColorVariantViewConfig:
-    """CV-SSL views (Dutta et al. 2021): strong colour change, mild geometry. The ranges are ours (the paper's
-    are not public); every one is ablated in BENCHMARKS.md.
+    """CV-SSL views (Dutta et al. 2021): strong colour change, mild geometry.
+
+    The ranges are ours (the paper's are not public); every one is a knob the benchmark ablates.
 
     Geometry is mild so both views keep the whole design and the fixed parts line up: zoom within
     ``±scale_jitter``, shift within ``±shift_jitter`` of the side, rotation within ``±rotate_deg``; no flip by
     default (a flip swaps the left and right parts). Colour, in order: garment recolour inside the mask
-    (``recolor_*``, only when masks are given), hue rotation over the full circle, brightness/contrast/saturation
-    jitter, luminance remap (gamma curve, optional inversion), channel permutation, grayscale, optional blur.
+    (``recolor_*``, only when masks are given), hue rotation over the full circle,
+    brightness/contrast/saturation jitter, luminance remap (gamma curve, optional inversion), channel
+    permutation, grayscale, optional blur.
     """
 
     input_size: int | None = None
@@ -182,6 +211,7 @@ class ColorVariantViewConfig:
     normalize: bool = True
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
+    cpu_threads: int | None = 1  # torch CPU threads while making views (see SimCLRViewConfig)
 
 
 class ColorVariantViews:
@@ -195,23 +225,29 @@ class ColorVariantViews:
 
     def __init__(self, config: ColorVariantViewConfig | None = None) -> None:
         self.config = config if config is not None else ColorVariantViewConfig()
-        _check_config(self.config, ("hf_prob", "hue_prob", "cj_prob", "luminance_prob", "luminance_invert_prob",
-                                    "channel_perm_prob", "gray_prob", "blur_prob", "recolor_prob",
-                                    "recolor_invert_prob"))
+        probabilities = ("hf_prob", "hue_prob", "cj_prob", "luminance_prob", "luminance_invert_prob",
+                         "channel_perm_prob", "gray_prob", "blur_prob", "recolor_prob", "recolor_invert_prob")
+        _check_config(self.config, probabilities)
 
     def __call__(
         self, images: Tensor, masks: Tensor | None = None, generator: torch.Generator | None = None
     ) -> tuple[Tensor, Tensor]:
         """``(B, 3, H, W)`` uint8 (or float in [0, 1]) -> two normalised float views ``(B, 3, S, S)``."""
         _check_uint8_images(images)
+        with limit_cpu_threads(self.config.cpu_threads, images.device):
+            return self._views(images, masks, generator)
+
+    def _views(
+        self, images: Tensor, masks: Tensor | None, generator: torch.Generator | None
+    ) -> tuple[Tensor, Tensor]:
         cfg = self.config
         b = images.shape[0]
         size = cfg.input_size or images.shape[-1]
         x = to_float(images.repeat(2, 1, 1, 1))
         use_masks = masks is not None and cfg.recolor_prob > 0
-        if use_masks:
-            assert masks is not None
-            x = torch.cat([x, mask_to_float(masks, x[:b]).repeat(2, 1, 1, 1)], dim=1)  # the mask follows the warp
+        if masks is not None and use_masks:
+            # the mask rides along as a 4th channel, so it follows the warp
+            x = torch.cat([x, mask_to_float(masks, x[:b]).repeat(2, 1, 1, 1)], dim=1)
         if cfg.scale_jitter > 0 or cfg.shift_jitter > 0 or cfg.rotate_deg > 0 or size != x.shape[-1]:
             x = random_affine_jitter(x, cfg.scale_jitter, cfg.shift_jitter, cfg.rotate_deg, size=size,
                                      generator=generator)
@@ -219,9 +255,11 @@ class ColorVariantViews:
             x = random_hflip(x, cfg.hf_prob, generator=generator)
         if use_masks:
             x, m = x[:, :3].contiguous(), x[:, 3:]
-            x = recolor_garment(x, m, hue=cfg.recolor_hue, luminance=cfg.recolor_luminance, p=cfg.recolor_prob,
-                                generator=generator, saturation=cfg.recolor_saturation, tint=cfg.recolor_tint,
-                                gamma=cfg.recolor_gamma, invert_prob=cfg.recolor_invert_prob)
+            x = recolor_garment(
+                x, m, hue=cfg.recolor_hue, luminance=cfg.recolor_luminance, p=cfg.recolor_prob,
+                generator=generator, saturation=cfg.recolor_saturation, tint=cfg.recolor_tint,
+                gamma=cfg.recolor_gamma, invert_prob=cfg.recolor_invert_prob,
+            )
         if cfg.hue_prob > 0:
             x = random_hue_rotate(x, cfg.hue_prob, cfg.hue_degrees, generator=generator)
         if cfg.cj_prob > 0:
@@ -243,8 +281,9 @@ class ColorVariantViews:
 
 @dataclass
 class EvalView:
-    """The deterministic view for embedding: resize to ``size`` (antialiased bilinear; None keeps the size) and
-    normalise. Returns one tensor, not a pair.
+    """The deterministic view for embedding: resize to ``size`` and normalise; one tensor, not a pair.
+
+    Resizing is antialiased bilinear; ``size=None`` keeps the images' size.
 
     >>> EvalView(16)(torch.zeros(2, 3, 32, 32, dtype=torch.uint8)).shape
     torch.Size([2, 3, 16, 16])

@@ -1,9 +1,10 @@
-"""Offline background removal with OpenCV GrabCut, seeded by taking a thin border band as sure background.
+"""Offline background removal with OpenCV GrabCut, seeded by a thin border band of sure background.
 
 GrabCut (Rother, Kolmogorov, Blake, SIGGRAPH 2004) fits colour mixtures to the background and the foreground
 and cuts a graph between them; seeded with a rectangle it needs no weights. It copes with busier backdrops than
-a flood fill (it models several colours on each side), at a higher cost per image, and it cannot keep a garment
-that reaches into the border band (the band is declared background).
+a flood fill (it models several colours on each side), at a higher cost per image. By default it starts from the
+``floodfill`` backend's mask inside that rectangle, which fixes the bare rectangle's two weaknesses: a garment
+reaching into the border band, and backdrop colours (a shadow, a lit centre) never seen in the band.
 """
 
 from __future__ import annotations
@@ -32,8 +33,12 @@ class GrabCutConfig:
             is returned as foreground (removing nothing is safer than blanking the product).
         seed: OpenCV's RNG seed (GrabCut initialises its mixtures with k-means), for reproducible masks.
         init_from_floodfill: start from the ``floodfill`` backend's mask (its backdrop as probable background,
-            the rest as probable foreground) instead of the bare rectangle: the backdrop's far-from-border colours
-            (a lit centre, a second tone) are then known to be background, and GrabCut refines the edge.
+            the rest as probable foreground; the border band stays sure background where the flood fill agrees)
+            instead of the bare rectangle: the backdrop's far-from-border colours (a lit centre, a second tone, a
+            cast shadow) are then known to be background, a garment reaching into the band is kept, and GrabCut
+            refines the edge. On the synthetic benchmark this lifts mean IoU from 0.84 to 0.95 (BENCHMARKS.md);
+            False gives the classic rectangle-only GrabCut. When the flood fill finds no backdrop, the rectangle
+            is used.
     """
 
     max_side: int = 256
@@ -42,7 +47,7 @@ class GrabCutConfig:
     kernel_frac: float = 0.01
     min_area_frac: float = 0.005
     seed: int = 0
-    init_from_floodfill: bool = False
+    init_from_floodfill: bool = True
 
 
 @register_remover("grabcut")

@@ -71,7 +71,8 @@ def _read_listing(path: Path, header: Sequence[str]) -> Iterator[tuple[int, list
             continue
         if len(fields) != len(header):
             raise _fail(
-                path, number, f"expected {len(header)} fields ({' '.join(header)}), found {len(fields)}: {text.strip()!r}.",
+                path, number,
+                f"expected {len(header)} fields ({' '.join(header)}), found {len(fields)}: {text.strip()!r}.",
                 "fields are separated by spaces; fix or delete the line.",
             )
         rows += 1
@@ -91,7 +92,8 @@ def _read_partition(path: Path) -> pd.DataFrame:
         match = IMAGE_NAME.match(Path(name).name)
         if match is None:
             raise _fail(path, number, f"image name {Path(name).name!r} does not look like 02_1_front.jpg "
-                        "(variant_shot_view), so its colour variant is unknown.", "correct the name or delete the line.")
+                        "(variant_shot_view), so its colour variant is unknown.",
+                        "correct the name or delete the line.")
         if name in seen:
             raise _fail(path, number, f"image {name!r} is listed twice (first on line {seen[name]}).",
                         "delete the repeated line.")

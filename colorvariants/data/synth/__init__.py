@@ -1,7 +1,8 @@
 """The built-in synthetic catalog: procedurally drawn garments whose colour variants differ only in colour.
 
 Styles come in sibling clusters that differ in one design detail and share colourways, so colour alone cannot
-identify a design while shape and print can. Every image has its own nuisance (pose, background, lighting, JPEG).
+identify a design while shape and print can. Every image has its own nuisance (pose, background, lighting,
+JPEG).
 
 >>> from colorvariants.data.synth import SynthConfig, write_synthetic_catalog
 >>> manifest = write_synthetic_catalog("runs/synth", SynthConfig(styles=30, seed=1))  # doctest: +SKIP
@@ -18,7 +19,19 @@ from colorvariants.data.synth.scene import Photo, photograph
 from colorvariants.data.synth.writer import write_synthetic_catalog
 
 __all__ = [
-    "FAMILIES", "Colourway", "Design", "DesignRender", "Photo", "StylePlan", "SynthConfig", "SynthConfigError",
-    "colourize", "derive_sibling", "photograph", "plan_catalog", "render_design", "sample_design",
+    "FAMILIES",
+    "Colourway",
+    "Design",
+    "DesignRender",
+    "Photo",
+    "StylePlan",
+    "SynthConfig",
+    "SynthConfigError",
+    "colourize",
+    "derive_sibling",
+    "photograph",
+    "plan_catalog",
+    "render_design",
+    "sample_design",
     "write_synthetic_catalog",
 ]

@@ -1,8 +1,8 @@
 """``Canvas``: the drawing surface of one design, in unit coordinates, with one layer per colour role.
 
-Garment drawers place polygons, ellipses and strokes in a unit square (x right, y down, the product centred) and
-never see pixels or colours: the canvas rasterises at the supersampled resolution into layers that the renderer
-turns into slot maps (base / pattern / accent) and shading, identical for every colour variant of the design.
+Garment drawers place polygons, ellipses and strokes in a unit square (x right, y down, the product centred)
+and never see pixels or colours: the canvas rasterises at the supersampled resolution into layers that the
+renderer turns into slot maps (base / pattern / accent) and shading, identical for every colour variant.
 """
 
 from __future__ import annotations
@@ -30,16 +30,22 @@ class Anchor:
 class Canvas:
     """Layered drawing in unit coordinates.
 
-    Layers: ``fabric`` (the cloth that carries the print), ``accent`` (trims drawn in the accent colour: collars,
-    buttons, soles, straps) and ``seams`` (stitch lines and outlines that only darken the shading). ``erase``
-    cuts holes (the gap between trouser legs, inside a handle).
+    Layers: ``fabric`` (the cloth that carries the print), ``accent`` (trims drawn in the accent colour:
+    collars, buttons, soles, straps) and ``seams`` (stitch lines and outlines that only darken the shading).
+    ``erase`` cuts holes (a skirt's slit).
 
-    >>> c = Canvas(64); c.polygon("fabric", [(0.2, 0.2), (0.8, 0.2), (0.5, 0.8)]); int(c.array("fabric").max())
+    >>> c = Canvas(64)
+    >>> c.polygon("fabric", [(0.2, 0.2), (0.8, 0.2), (0.5, 0.8)])
+    >>> int(c.array("fabric").max())
     255
     """
 
     def __init__(
-        self, px: int, stretch: tuple[float, float] = (1.0, 1.0), zoom: float = 1.0, centre: Point = (0.5, 0.5)
+        self,
+        px: int,
+        stretch: tuple[float, float] = (1.0, 1.0),
+        zoom: float = 1.0,
+        centre: Point = (0.5, 0.5),
     ) -> None:
         self.px = px
         self.sx, self.sy = stretch  # the design's proportions: widths and lengths scale about the middle
@@ -51,8 +57,12 @@ class Canvas:
     def _xy(self, points: Iterable[Point]) -> list[tuple[float, float]]:
         s, z = self.px, self.zoom
         cx, cy = self.centre
-        return [((0.5 + (0.5 + (x - 0.5) * self.sx - cx) * z) * s, (0.5 + (0.5 + (y - 0.5) * self.sy - cy) * z) * s)
-                for x, y in points]
+        # Stretch about the middle (proportions), then move ``centre`` to mid-canvas and zoom (framing).
+        sx, sy = self.sx, self.sy
+        return [
+            ((0.5 + ((x - 0.5) * sx + 0.5 - cx) * z) * s, (0.5 + ((y - 0.5) * sy + 0.5 - cy) * z) * s)
+            for x, y in points
+        ]
 
     def set_anchor(self, x: float, y: float, r: float) -> None:
         """Place the printed motif (centre and radius in the drawing's unit coordinates)."""
@@ -60,7 +70,7 @@ class Canvas:
         self.anchor = Anchor(ax / self.px, ay / self.px, r * min(self.sx, self.sy) * self.zoom)
 
     def bbox(self) -> tuple[float, float, float, float]:
-        """The box ``(x0, y0, x1, y1)`` around everything drawn, in canvas units (the whole canvas if empty)."""
+        """The box ``(x0, y0, x1, y1)`` around everything drawn, in canvas units (all of it if empty)."""
         drawn = np.maximum(self.array("fabric"), self.array("accent"))
         ys, xs = np.nonzero(drawn)
         if len(xs) == 0:
@@ -71,7 +81,9 @@ class Canvas:
         """Fill a polygon on ``layer``."""
         self._draw[layer].polygon(self._xy(points), fill=fill)
 
-    def ellipse(self, layer: str, cx: float, cy: float, rx: float, ry: float | None = None, fill: int = 255) -> None:
+    def ellipse(
+        self, layer: str, cx: float, cy: float, rx: float, ry: float | None = None, fill: int = 255
+    ) -> None:
         """Fill an axis-aligned ellipse centred at (cx, cy)."""
         ry = rx if ry is None else ry
         (x0, y0), (x1, y1) = self._xy([(cx - rx, cy - ry), (cx + rx, cy + ry)])
@@ -105,7 +117,7 @@ class Canvas:
 
 
 def mirror(points: Sequence[Point], cx: float = 0.5) -> list[Point]:
-    """A right half outline (from the centre top, clockwise, to the centre bottom) closed with its mirror image."""
+    """A right half outline (centre top, clockwise, to centre bottom) closed with its mirror image."""
     return [*points, *[(2 * cx - x, y) for x, y in reversed(points)]]
 
 

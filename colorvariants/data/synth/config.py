@@ -1,4 +1,4 @@
-"""``SynthConfig``: every knob of the synthetic catalog, validated, so one config always writes the same files."""
+"""``SynthConfig``: every knob of the synthetic catalog, validated; a config always writes the same files."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ class SynthConfigError(ColorVariantsError):
 
 @dataclass(frozen=True)
 class SynthConfig:
-    """Settings of the synthetic catalog; the output is a pure function of these (the worker count is not one).
+    """Settings of the synthetic catalog; the output is a pure function of these (the worker count is not).
 
     Args:
         styles: number of designs (styles) to draw.
@@ -25,11 +25,11 @@ class SynthConfig:
         masks: also write each image's foreground mask (PNG, 255 = garment, 0 = background).
         images_per_product: inclusive range of photos per product (each with its own nuisance).
         variants: inclusive range of colour variants (products) per style.
-        siblings: inclusive range of styles per sibling cluster; siblings differ from the cluster's first style
-            in exactly one design detail and share colourways with it.
+        siblings: inclusive range of styles per sibling cluster; siblings differ from the cluster's first
+            style in exactly one design detail and share colourways with it.
         families: garment families to draw from (a subset of ``FAMILIES``).
-        nuisance: per-image pose, lighting, backgrounds, sensor noise and varied JPEG quality. Off renders every
-            image in the canonical pose on plain white at the top JPEG quality (for self-checks).
+        nuisance: per-image pose, lighting, backgrounds, sensor noise and varied JPEG quality. Off renders
+            every image in the canonical pose on plain white at the top JPEG quality (for self-checks).
         rotation_deg: largest in-plane rotation of the product, either way.
         shift: largest shift of the product as a fraction of the image side.
         scale: range of the product's scale relative to the canonical framing.
@@ -72,18 +72,19 @@ class SynthConfig:
         if self.styles < 1:
             fail("styles", f"{self.styles} is below 1.", "ask for at least one style (--styles N).")
         if not 32 <= self.size <= 1024:
-            fail("size", f"{self.size} px is outside 32..1024.", "choose --size between 32 and 1024 (default 128).")
+            fail("size", f"{self.size} px is outside 32..1024.", "choose --size in 32..1024 (default 128).")
         for name, low in (("images_per_product", 1), ("variants", 2), ("siblings", 1)):
             pair = getattr(self, name)
             if len(pair) != 2 or not low <= pair[0] <= pair[1]:
                 fail(name, f"range {'-'.join(map(str, pair))} is invalid.", f"give A-B with {low} <= A <= B.")
         if self.variants[1] > 12:
-            fail("variants", f"at most {self.variants[1]} variants per style is above 12.", "use a range within 2-12.")
+            fail("variants", f"{self.variants[1]} variants per style is above 12.", "use a range in 2-12.")
         unknown = sorted(set(self.families) - set(FAMILIES))
         if unknown or not self.families:
-            fail("families", f"unknown or empty families {unknown or list(self.families)}.", f"choose from {FAMILIES}.")
+            given = unknown or list(self.families)
+            fail("families", f"unknown or empty families {given}.", f"choose from {FAMILIES}.")
         if not 0.0 <= self.rotation_deg <= 45.0 or not 0.0 <= self.shift <= 0.25:
-            fail("rotation_deg/shift", "out of range.", "keep rotation within 0-45 degrees and shift within 0-0.25.")
+            fail("rotation_deg/shift", "out of range.", "keep rotation in 0-45 degrees and shift in 0-0.25.")
         if not 0.3 <= self.scale[0] <= self.scale[1] <= 1.3:
             fail("scale", f"{self.scale} is out of range.", "keep 0.3 <= low <= high <= 1.3.")
         if not 1 <= self.jpeg_quality[0] <= self.jpeg_quality[1] <= 100:
@@ -91,7 +92,7 @@ class SynthConfig:
         if self.supersample not in (1, 2, 3, 4):
             fail("supersample", f"{self.supersample} is not 1-4.", "use 2 (default) or another value in 1-4.")
         if sum(self.fractions.values()) <= 0 or any(v < 0 for v in self.fractions.values()):
-            fail("fractions", f"{self.fractions} must be non-negative with a positive sum.", "e.g. train 0.7/val 0.1/test 0.2.")
+            fail("fractions", f"{self.fractions} must be >= 0 with a positive sum.", "e.g. 0.7/0.1/0.2.")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (saved beside the manifest as ``synth.json``)."""

@@ -1,7 +1,8 @@
 """``Design``: what makes a style a style (family, silhouette details, print), and how siblings are derived.
 
-A design is everything about a product except its colours: every colour variant of a style renders the same design.
-A *sibling* design differs from another in exactly one visible detail (collar, sleeve length, print scale...).
+A design is everything about a product except its colours: every colour variant of a style renders the same
+design. A *sibling* design differs from another in exactly one visible detail (collar, sleeve length, print
+scale...).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from colorvariants.data.synth.patterns import PATTERN_AXES, PATTERN_WEIGHTS, rel
 
 # Share of sibling changes that touch the print rather than the cut (both must be learnt).
 PATTERN_CHANGE_SHARE = 0.35
+VisibleKey = tuple[str, tuple[tuple[str, str], ...]]  # a family and its visible (axis, option) pairs
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,9 @@ class Design:
     (proportions, print phase, fold shading) shared by a sibling cluster.
 
     >>> rng = np.random.default_rng(0)
-    >>> d = sample_design(rng, "tops"); sib, axis = derive_sibling(d, rng); d.differs_in(sib) == [axis]
+    >>> design = sample_design(rng, "tops")
+    >>> sibling, axis = derive_sibling(design, rng)
+    >>> design.differs_in(sibling) == [axis]
     True
     """
 
@@ -41,7 +45,12 @@ class Design:
         """The axes whose value shows in the picture (a solid print has no scale)."""
         return (*FAMILY_REGISTRY[self.family].axes, *relevant_pattern_axes(self.details))
 
-    def visible_key(self) -> tuple[str, tuple[tuple[str, str], ...]]:
+    @property
+    def printed(self) -> bool:
+        """Whether the pattern slot shows (anything but a solid)."""
+        return self.details["pattern"] != "solid"
+
+    def visible_key(self) -> VisibleKey:
         """Two designs with the same key look the same."""
         return self.family, tuple((a, self.details[a]) for a in self.relevant_axes())
 
@@ -81,7 +90,8 @@ def sample_design(rng: np.random.Generator, family: str) -> Design:
     """A random design of ``family``: uniform over each axis, prints by ``PATTERN_WEIGHTS``."""
     if family not in FAMILY_REGISTRY:
         raise ValueError(f"unknown garment family {family!r}; choose from {sorted(FAMILY_REGISTRY)}")
-    details = {axis: str(opts[rng.integers(len(opts))]) for axis, opts in FAMILY_REGISTRY[family].axes.items()}
+    axes = FAMILY_REGISTRY[family].axes
+    details = {axis: str(opts[rng.integers(len(opts))]) for axis, opts in axes.items()}
     kinds = list(PATTERN_WEIGHTS)
     weights = np.array([PATTERN_WEIGHTS[k] for k in kinds])
     details["pattern"] = kinds[int(rng.choice(len(kinds), p=weights / weights.sum()))]
@@ -92,7 +102,7 @@ def sample_design(rng: np.random.Generator, family: str) -> Design:
 
 
 def derive_sibling(
-    design: Design, rng: np.random.Generator, taken: set[tuple[str, tuple[tuple[str, str], ...]]] | None = None
+    design: Design, rng: np.random.Generator, taken: set[VisibleKey] | None = None
 ) -> tuple[Design, str]:
     """A design that differs from ``design`` in exactly one visible detail and looks like none in ``taken``.
 
@@ -108,4 +118,5 @@ def derive_sibling(
         sibling = design.with_detail(axis, options[int(rng.integers(len(options)))])
         if sibling.visible_key() not in taken and sibling.differs_in(design) == [axis]:
             return sibling, axis
-    raise RuntimeError(f"no new sibling of {design.describe()} found")  # not reachable with >= 2 options per axis
+    # Not reached: every axis has >= 2 options and a cluster holds few siblings.
+    raise RuntimeError(f"no new sibling of {design.describe()} found")

@@ -1,7 +1,8 @@
 """Named garment colours and colourways: which colour fills each of a design's slots (base, pattern, accent).
 
-Real colour variants change luminance as well as hue (a black and a white shirt, navy vs pastel), so the palette
-spans dark to light and a colourway's pattern colour may be lighter or darker than its base. Colourways are drawn
+Real colour variants change luminance as well as hue (a black and a white shirt, navy vs pastel), so the
+palette spans dark to light and a colourway's pattern colour may be lighter or darker than its base.
+Colourways are drawn
 from one pool per catalog and shared between sibling styles, so colour alone cannot identify a design.
 """
 
@@ -61,7 +62,8 @@ def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     m = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]])
     xyz = lin @ m.T / np.array([0.95047, 1.0, 1.08883])
     f = np.where(xyz > 216 / 24389, np.cbrt(xyz), (24389 / 27 * xyz + 16) / 116)
-    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], axis=-1)
+    fx, fy, fz = f[..., 0], f[..., 1], f[..., 2]
+    return np.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], axis=-1)
 
 
 _NAMES = tuple(NAMED_COLOURS)
@@ -71,7 +73,7 @@ _LAB = rgb_to_lab(_RGB)
 
 @dataclass(frozen=True)
 class Colourway:
-    """The colours of one product: a named colour per slot. ``name`` is what the manifest's ``color`` holds."""
+    """The colours of one product: a named colour per slot (``label`` is the manifest's ``color``)."""
 
     base: str
     pattern: str
@@ -80,6 +82,10 @@ class Colourway:
     @property
     def name(self) -> str:
         return f"{self.base}/{self.pattern}"
+
+    def label(self, printed: bool) -> str:
+        """The colour name a catalog shows: ``navy/white`` for a print, just ``navy`` for a solid."""
+        return self.name if printed else self.base
 
     def rgb(self) -> np.ndarray:
         """(3, 3) float32: one RGB row per slot, in ``SLOTS`` order."""
@@ -104,7 +110,8 @@ def sample_colourway(rng: np.random.Generator) -> Colourway:
     base = int(rng.integers(n))
     patterns = [j for j in range(n) if _delta_e(base, j) >= 45.0]
     pattern = int(patterns[rng.integers(len(patterns))])
-    accents = [j for j in range(n) if j not in (base, pattern) and _delta_e(base, j) >= 35.0 and _delta_e(pattern, j) >= 20.0]
+    accents = [j for j in range(n) if j not in (base, pattern) and _delta_e(base, j) >= 35.0]
+    accents = [j for j in accents if _delta_e(pattern, j) >= 20.0]
     accent = int(accents[rng.integers(len(accents))])
     return Colourway(_NAMES[base], _NAMES[pattern], _NAMES[accent])
 
@@ -119,22 +126,43 @@ def colourway_pool(rng: np.random.Generator, count: int) -> list[Colourway]:
 
 
 def pick_colourways(
-    rng: np.random.Generator, pool: Sequence[Colourway], count: int, must_share: Sequence[Colourway] = ()
+    rng: np.random.Generator,
+    pool: Sequence[Colourway],
+    count: int,
+    must_share: Sequence[Colourway] = (),
+    printed: bool = True,
 ) -> list[Colourway]:
-    """``count`` distinct colourways from ``pool``: at least one from ``must_share`` when given (siblings share
-    colourways), and spanning light and dark base colours when the pool allows (black and white variants)."""
+    """``count`` colourways from ``pool`` that look different on the design, spanning light and dark bases.
+
+    Args:
+        rng: the generator to draw from.
+        pool: candidates, best first (e.g. the cluster's colourways, then the catalog's).
+        count: how many; fewer only if the pool runs out of distinct looks.
+        must_share: at least one of these is kept (sibling styles share colourways).
+        printed: whether the design shows its pattern slot; on a solid design only the base colour tells
+            two variants apart, so their bases must differ.
+    """
+
+    def look(cw: Colourway) -> tuple[str, ...]:
+        return (cw.base, cw.pattern) if printed else (cw.base,)
+
     chosen: list[Colourway] = []
     if must_share:
         n_shared = int(rng.integers(1, min(count, len(must_share)) + 1))
-        chosen = [must_share[k] for k in rng.permutation(len(must_share))[:n_shared]]
-    rest = [cw for cw in pool if cw not in chosen]
-    chosen += [rest[k] for k in rng.permutation(len(rest))[: count - len(chosen)]]
+        for k in rng.permutation(len(must_share)):
+            if len(chosen) < n_shared and look(must_share[k]) not in {look(c) for c in chosen}:
+                chosen.append(must_share[k])
+    for cw in pool:
+        if len(chosen) >= count:
+            break
+        if look(cw) not in {look(c) for c in chosen}:
+            chosen.append(cw)
     light = np.array([cw.lightness()[0] for cw in chosen])
-    if count >= 2 and light.max() - light.min() < 35.0:
-        # Replace the last non-shared pick with the pool colourway farthest in lightness from the others.
-        others = [cw for cw in pool if cw not in chosen]
+    if len(chosen) >= 2 and light.max() - light.min() < 35.0:
+        # Swap the last pick for the candidate farthest in lightness (real variants come in black and white).
+        keep = chosen[:-1]
+        others = [cw for cw in pool if look(cw) not in {look(c) for c in keep}]
         if others:
             mid = float(np.median(light))
-            far = max(others, key=lambda cw: abs(cw.lightness()[0] - mid))
-            chosen[-1] = far
+            chosen[-1] = max(others, key=lambda cw: abs(cw.lightness()[0] - mid))
     return chosen

@@ -1,7 +1,7 @@
 """Prints on the fabric: stripes, checks, dots, chevrons, a printed motif, colour-blocking or solid.
 
-A print is a boolean field over the unit canvas ("pattern colour here"), so it depends on the design alone and is
-identical for every colour variant. Periods are sized to survive downsampling to 64 px (the CPU training size):
+A print is a boolean field over the unit canvas ("pattern colour here"), so it depends on the design alone and
+is identical for every colour variant. Periods are sized to survive downsampling to 64 px (CPU training size):
 the small scale repeats about every 5.8 px there, the large about every 9.6 px.
 """
 
@@ -23,7 +23,13 @@ PATTERN_AXES: dict[str, tuple[str, ...]] = {
 }
 # Drawing weights of the pattern kinds (solids are the most common garments).
 PATTERN_WEIGHTS: dict[str, float] = {
-    "solid": 0.2, "stripes": 0.16, "checks": 0.12, "dots": 0.12, "chevrons": 0.1, "motif": 0.15, "colour-block": 0.15,
+    "solid": 0.2,
+    "stripes": 0.16,
+    "checks": 0.12,
+    "dots": 0.12,
+    "chevrons": 0.1,
+    "motif": 0.15,
+    "colour-block": 0.15,
 }
 PERIOD = {"small": 0.09, "large": 0.15}  # unit-canvas repeat of the print
 
@@ -55,11 +61,11 @@ def pattern_field(
 
     Args:
         details: the design's categorical choices (``pattern``, ``pattern_scale``, ...).
-        params: continuous choices; ``pattern_dx``/``pattern_dy`` shift the print's phase (shared by siblings).
+        params: continuous choices; ``pattern_dx``/``pattern_dy`` shift the print's phase (siblings share it).
         px: raster side.
         anchor: where a motif sits.
         bbox: the garment's box ``(x0, y0, x1, y1)`` in unit coordinates (colour-blocks split relative to it).
-        zoom: the framing zoom of the drawing; the print zooms with the garment (a close-up shows bigger stripes).
+        zoom: the drawing's framing zoom; the print zooms with the garment (a close-up shows bigger stripes).
     """
     kind = details["pattern"]
     if kind == "solid":
@@ -136,8 +142,9 @@ def _motif(name: str, px: int, a: Anchor) -> np.ndarray:
     elif name == "bars":  # a three-stripe logo
         for k in (-1, 0, 1):
             cx = x + k * 0.62 * r
-            draw.polygon(pts([(cx - 0.2 * r, y + r), (cx + 0.2 * r, y + r), (cx + 0.2 * r, y - r + abs(k) * 0.5 * r),
-                              (cx - 0.2 * r, y - r + abs(k) * 0.5 * r)]), fill=255)
+            top = y - r + abs(k) * 0.5 * r
+            x0, x1 = cx - 0.2 * r, cx + 0.2 * r
+            draw.polygon(pts([(x0, y + r), (x1, y + r), (x1, top), (x0, top)]), fill=255)
     else:
         raise ValueError(f"unknown motif {name!r}")
     return np.asarray(img) > 127

@@ -58,12 +58,15 @@ def render_design(design: Design, size: int, factor: int = 2) -> DesignRender:
     ys, xs = np.nonzero(mask)
     bbox = (xs.min() / px, ys.min() / px, (xs.max() + 1) / px, (ys.max() + 1) / px)
     printed = pattern_field(design.details, design.params, px, canvas.anchor, bbox, zoom)
-    slots = np.where(accent, ACCENT, np.where(fabric, np.where(printed, PATTERN, BASE), BACKGROUND)).astype(np.uint8)
+    cloth = np.where(fabric, np.where(printed, PATTERN, BASE), BACKGROUND)
+    slots = np.where(accent, ACCENT, cloth).astype(np.uint8)
     shade, sheen = _shading(design, mask, accent, canvas.array("seams"), px)
     return DesignRender(slots, shade, sheen, size, factor)
 
 
-def _shading(design: Design, mask: np.ndarray, accent: np.ndarray, seams: np.ndarray, px: int) -> tuple[np.ndarray, np.ndarray]:
+def _shading(
+    design: Design, mask: np.ndarray, accent: np.ndarray, seams: np.ndarray, px: int
+) -> tuple[np.ndarray, np.ndarray]:
     # Edges fall off like a rounded body (a distance transform), folds run down the cloth, seams darken.
     dist = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3) / px
     shade = 0.74 + 0.26 * np.clip(dist / 0.05, 0.0, 1.0) ** 0.7
@@ -72,7 +75,8 @@ def _shading(design: Design, mask: np.ndarray, accent: np.ndarray, seams: np.nda
     c = (np.arange(px, dtype=np.float32) + 0.5) / px
     u, v = np.meshgrid(c, c)
     p = design.params
-    wave = np.sin(2 * math.pi * (p["fold_freq"] * u + 0.3 * np.sin(2 * math.pi * 1.3 * v + p["fold_phase"])) + p["fold_phase"])
+    sway = 0.3 * np.sin(2 * math.pi * 1.3 * v + p["fold_phase"])  # folds wander a little down the cloth
+    wave = np.sin(2 * math.pi * (p["fold_freq"] * u + sway) + p["fold_phase"])
     shade = shade * (1.0 + p["fold_amp"] * wave) * (1.04 - 0.08 * v)
     lines = cv2.GaussianBlur(seams.astype(np.float32) / 255.0, (0, 0), max(0.6, px / 256))
     shade = shade * (1.0 - 0.5 * lines)

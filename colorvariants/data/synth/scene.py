@@ -1,8 +1,8 @@
 """Photograph a product: pose, background, shadow, lighting, sensor noise and JPEG, drawn per image.
 
-These are the nuisances a retrieval model must ignore. Backgrounds are random (studio colours, gradients, textured
-"lifestyle" scenes) so they carry no information about the design, and lighting changes brightness and white
-balance, so even one product's photos differ in colour.
+These are the nuisances a retrieval model must ignore. Backgrounds are random (studio colours, gradients,
+textured "lifestyle" scenes) so they carry no information about the design, and lighting changes brightness
+and white balance, so even one product's photos differ in colour.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class Photo:
     quality: int
 
     def bbox(self) -> tuple[int, int, int, int]:
-        """The product's box ``(x0, y0, x1, y1)`` in pixels, end-exclusive (as ``PIL.Image.crop`` takes it)."""
+        """The product's box ``(x0, y0, x1, y1)`` in pixels, end-exclusive (as ``PIL.Image.crop`` takes)."""
         ys, xs = np.nonzero(self.mask)
         if len(xs) == 0:
             h, w = self.mask.shape
@@ -110,7 +110,9 @@ def _shadow(alpha: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return (rng.uniform(0.15, 0.4) * blurred).astype(np.float32)
 
 
-def _random_colour(rng: np.random.Generator, value: tuple[float, float], saturation: tuple[float, float]) -> np.ndarray:
+def _random_colour(
+    rng: np.random.Generator, value: tuple[float, float], saturation: tuple[float, float]
+) -> np.ndarray:
     hsv = np.uint8([[[rng.integers(180), rng.uniform(*saturation) * 255, rng.uniform(*value) * 255]]])
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32) / 255.0
 
@@ -118,7 +120,8 @@ def _random_colour(rng: np.random.Generator, value: tuple[float, float], saturat
 def _studio_colour(rng: np.random.Generator) -> np.ndarray:
     r = rng.random()
     if r < 0.6:  # white and light grey sweeps
-        return np.full(3, rng.uniform(0.82, 0.98), dtype=np.float32) + rng.normal(0, 0.01, 3).astype(np.float32)
+        grey = np.full(3, rng.uniform(0.82, 0.98), dtype=np.float32)
+        return grey + rng.normal(0, 0.01, 3).astype(np.float32)
     if r < 0.85:  # pastel paper
         return _random_colour(rng, (0.75, 0.95), (0.1, 0.35))
     return _random_colour(rng, (0.12, 0.45), (0.0, 0.5))  # dark studio
@@ -152,10 +155,12 @@ def _background(kind: str, size: int, rng: np.random.Generator) -> np.ndarray:
         mix = np.clip(0.5 + 0.5 * _smooth_noise(rng, size, int(rng.integers(3, 8))), 0.0, 1.0)
         bg = a * (1.0 - mix) + b * mix + _smooth_noise(rng, size, size // 4) * 0.03
     elif kind == "room":
-        wall, floor = _random_colour(rng, (0.55, 0.95), (0.0, 0.4)), _random_colour(rng, (0.2, 0.7), (0.0, 0.5))
+        wall = _random_colour(rng, (0.55, 0.95), (0.0, 0.4))
+        floor = _random_colour(rng, (0.2, 0.7), (0.0, 0.5))
         horizon = rng.uniform(0.55, 0.8)
-        below = (v > horizon)[..., None]
-        bg = np.where(below, floor * (0.85 + 0.15 * (v[..., None] - horizon) / (1 - horizon)), wall * (1.02 - 0.1 * v[..., None]))
+        vv = v[..., None]
+        floor_shade = 0.85 + 0.15 * (vv - horizon) / (1 - horizon)
+        bg = np.where(vv > horizon, floor * floor_shade, wall * (1.02 - 0.1 * vv))
         bg = bg + _smooth_noise(rng, size, 6) * 0.02
     elif kind == "planks":
         wood = _random_colour(rng, (0.3, 0.8), (0.2, 0.6))
@@ -176,6 +181,7 @@ def _lighting(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     size = image.shape[0]
     u, v = _grid(size)
     t = rng.uniform(0, 2 * math.pi)
-    gain = rng.uniform(0.85, 1.12) * (1.0 + rng.uniform(0.0, 0.18) * ((u - 0.5) * math.cos(t) + (v - 0.5) * math.sin(t)))
+    ramp = (u - 0.5) * math.cos(t) + (v - 0.5) * math.sin(t)
+    gain = rng.uniform(0.85, 1.12) * (1.0 + rng.uniform(0.0, 0.18) * ramp)
     balance = (1.0 + rng.normal(0.0, 0.03, 3)).astype(np.float32)
     return image * gain[..., None].astype(np.float32) * balance

@@ -1,8 +1,10 @@
-"""Write a synthetic catalog to disk: images, foreground masks, ``manifest.csv`` and ``synth.json``.
+"""Write a synthetic catalog: images, foreground masks, ``manifest.csv``, ``styles.csv`` and ``synth.json``.
 
-The manifest is written last and atomically, so a folder holds a catalog only once every image it lists is there.
-Images go to ``images/<style_id>/<product_id>_<n>.jpg`` and masks to ``masks/<style_id>/<product_id>_<n>.png``,
-each via a temporary file and a rename.
+The manifest is written last and atomically, so a folder holds a catalog only once every image it lists is
+there. Images go to ``images/<style_id>/<product_id>_<n>.jpg`` and masks to
+``masks/<style_id>/<product_id>_<n>.png``, each via a temporary file and a rename. ``styles.csv`` records
+each style's design and, for a sibling, the one detail (``changed_axis``) that sets it apart from
+``sibling_of``: ground truth for error analysis.
 """
 
 from __future__ import annotations
@@ -23,12 +25,24 @@ from colorvariants.data.synth.plan import STREAM_IMAGE, StylePlan, plan_catalog,
 from colorvariants.data.synth.render import colourize, render_design
 from colorvariants.data.synth.scene import photograph
 from colorvariants.errors import ColorVariantsError
-from colorvariants.io import write_json
+from colorvariants.io import atomic_path, write_json
 
 MANIFEST_NAME = "manifest.csv"
 INFO_NAME = "synth.json"
-COLUMNS = ["image_path", "product_id", "style_id", "color", "family", "split", "mask_path", *BBOX_COLUMNS, "cluster_id"]
-CHUNK_STYLES = 12  # styles per task handed to a worker: big enough to amortise the hand-off, small for balance
+STYLES_NAME = "styles.csv"
+# ``family`` and ``cluster_id`` are extras: sibling styles share a cluster (hard negatives for evaluation).
+COLUMNS = [
+    "image_path",
+    "product_id",
+    "style_id",
+    "color",
+    "family",
+    "split",
+    "mask_path",
+    *BBOX_COLUMNS,
+    "cluster_id",
+]
+CHUNK_STYLES = 12  # styles per worker task: enough to amortise the hand-off, few enough to balance the load
 
 
 def write_synthetic_catalog(
@@ -43,7 +57,8 @@ def write_synthetic_catalog(
     Args:
         out_dir: the catalog root (created if needed).
         config: what to draw; ``SynthConfig()`` (300 styles at 128 px) when None.
-        workers: processes drawing in parallel (1 draws in this process).
+        workers: processes drawing in parallel (1 draws in this process). Workers start by forkserver, so
+            a script that asks for more than one must call this under ``if __name__ == "__main__":``.
         progress: show a tqdm progress bar on stderr.
 
     Raises:
@@ -65,20 +80,29 @@ def write_synthetic_catalog(
     styles = [s for cluster in plan_catalog(config) for s in cluster]
     rows = list(_render(out, config, styles, workers, progress))
     frame = pd.DataFrame(rows)
-    catalog = Catalog.from_frame(frame, out, source=manifest).assign_splits(config.fractions, seed=config.seed)
+    catalog = Catalog.from_frame(frame, out, source=manifest)
+    catalog = catalog.assign_splits(config.fractions, seed=config.seed)
     columns = [c for c in COLUMNS if c in catalog.frame.columns]
     catalog = Catalog(catalog.frame[[*columns, "row"]], out, manifest)
     n_images = len(catalog)
-    write_json(out / INFO_NAME, {
-        "format": "colorvariants.synth", "version": 1, "config": config.to_dict(),
-        "styles": len(styles), "products": int(frame["product_id"].nunique()), "images": n_images,
-    })
+    _write_styles(out / STYLES_NAME, styles)
+    info = {
+        "format": "colorvariants.synth",
+        "version": 1,
+        "config": config.to_dict(),
+        "styles": len(styles),
+        "products": int(frame["product_id"].nunique()),
+        "images": n_images,
+    }
+    write_json(out / INFO_NAME, info)
     catalog.save(manifest)
     _remove_stale(out, previous - _listed_files(out))
     return manifest
 
 
-def _render(out: Path, config: SynthConfig, styles: list[StylePlan], workers: int, progress: bool) -> Iterator[dict[str, Any]]:
+def _render(
+    out: Path, config: SynthConfig, styles: list[StylePlan], workers: int, progress: bool
+) -> Iterator[dict[str, Any]]:
     chunks = [styles[i : i + CHUNK_STYLES] for i in range(0, len(styles), CHUNK_STYLES)]
     bar = tqdm(total=len(styles), unit="style", desc="synth", disable=not progress, leave=False)
     try:
@@ -88,7 +112,7 @@ def _render(out: Path, config: SynthConfig, styles: list[StylePlan], workers: in
                 bar.update(len(chunk))
             return
         results: dict[int, list[dict[str, Any]]] = {}
-        # forkserver: workers start from a clean process, safe even when the caller already runs threads (torch).
+        # forkserver: workers start from a clean process, safe even when the caller runs threads (torch).
         method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context(method)) as pool:
             futures = {pool.submit(render_styles, out, config, chunk): i for i, chunk in enumerate(chunks)}
@@ -113,8 +137,13 @@ def render_styles(out: Path, config: SynthConfig, styles: Sequence[StylePlan]) -
                 photo = photograph(rgb, alpha, rng_for(config, STREAM_IMAGE, style.index, k, n), config)
                 image_path = f"images/{style.style_id}/{product}_{n}.jpg"
                 _write_bytes(out / image_path, photo.jpeg())
-                row: dict[str, Any] = {"image_path": image_path, "product_id": product, "style_id": style.style_id,
-                                       "color": colourway.name, "family": style.design.family}
+                row: dict[str, Any] = {
+                    "image_path": image_path,
+                    "product_id": product,
+                    "style_id": style.style_id,
+                    "color": colourway.label(style.design.printed),
+                    "family": style.design.family,
+                }
                 if config.masks:
                     row["mask_path"] = f"masks/{style.style_id}/{product}_{n}.png"
                     _write_bytes(out / row["mask_path"], photo.mask_png())
@@ -122,6 +151,26 @@ def render_styles(out: Path, config: SynthConfig, styles: Sequence[StylePlan]) -
                 row["cluster_id"] = style.cluster_id
                 rows.append(row)
     return rows
+
+
+def _write_styles(dest: Path, styles: Sequence[StylePlan]) -> None:
+    """One row per style: cluster, family, the design's visible details, and what a sibling changed."""
+    table = pd.DataFrame(
+        [
+            {
+                "style_id": s.style_id,
+                "cluster_id": s.cluster_id,
+                "family": s.design.family,
+                "sibling_of": s.sibling_of or "",
+                "changed_axis": s.changed_axis or "",
+                "products": len(s.colourways),
+                "design": s.design.describe(),
+            }
+            for s in styles
+        ]
+    )
+    with atomic_path(dest, suffix=".csv") as tmp:
+        table.to_csv(tmp, index=False)
 
 
 def _write_bytes(dest: Path, data: bytes) -> None:

@@ -73,7 +73,8 @@ class IndexKind(ABC):
     def apply_search_params(self, index: faiss.Index, search_params: Mapping[str, int]) -> None:
         """Set search-time parameters (``nprobe``/``efSearch``) on a built CPU index."""
         if self.search_param is not None and self.search_param in search_params:
-            faiss.ParameterSpace().set_index_parameter(index, self.search_param, int(search_params[self.search_param]))
+            value = int(search_params[self.search_param])
+            faiss.ParameterSpace().set_index_parameter(index, self.search_param, value)
 
     def create(self, d: int, params: Mapping[str, int]) -> faiss.Index:
         """An empty (untrained) CPU index."""
@@ -115,8 +116,10 @@ def to_cpu(index: faiss.Index) -> faiss.Index:
     return index
 
 
-def iter_unit_batches(vectors: np.ndarray, batch_rows: int = BATCH_ROWS, normalized: bool = False) -> Iterator[np.ndarray]:
-    """Yield contiguous float32 L2-normalised row batches of ``vectors`` (memmaps are read one batch at a time)."""
+def iter_unit_batches(
+    vectors: np.ndarray, batch_rows: int = BATCH_ROWS, normalized: bool = False
+) -> Iterator[np.ndarray]:
+    """Yield contiguous float32 L2-normalised row batches of ``vectors`` (a memmap is read batch by batch)."""
     for start in range(0, vectors.shape[0], batch_rows):
         block = np.ascontiguousarray(vectors[start : start + batch_rows], dtype=np.float32)
         yield block if normalized else normalize_rows(block)
@@ -136,7 +139,7 @@ def search_in_batches(
     normalized: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Top-``k`` inner-product search of every query row, batch by batch: ``(sims (Q,k) float32, rows (Q,k) int64)``.
+    """Top-``k`` inner-product search of every query row, batch by batch: ``(sims, rows)``, both ``(Q, k)``.
 
     Missing neighbours (an approximate index found fewer than k) have row -1 and similarity -inf.
     """
@@ -159,9 +162,9 @@ def exact_knn(
     k: int,
     use_gpu: bool | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Exact top-``k`` inner products of normalised ``queries`` over a base given as ``(offset, batch)`` chunks.
+    """Exact top-``k`` inner products of normalised ``queries`` over a base in ``(offset, batch)`` chunks.
 
-    The base never needs to be in memory at once (shards, memmaps): results of each chunk are merged in a heap.
+    The base is never in memory at once (shards, memmaps): the results of each chunk are merged in a heap.
     """
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     heap = faiss.ResultHeap(queries.shape[0], k, keep_max=True)

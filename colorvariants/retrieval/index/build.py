@@ -40,8 +40,10 @@ CARRIED_META = ("method", "checkpoint", "backbone", "image_size", "config")
 
 
 def training_rows(n: int, size: int, seed: int = 0) -> np.ndarray:
-    """Sorted random rows used to train IVF/PQ quantisers; the same (n, size, seed) always gives the same rows,
-    whether the collection is one set or shards (so a sharded build trains exactly like a single one)."""
+    """Sorted random rows to train IVF/PQ quantisers on; the same (n, size, seed) always gives the same rows.
+
+    Whether the collection is one set or shards, so a sharded build trains exactly like a single one.
+    """
     size = min(size, n)
     if size >= n:
         return np.arange(n, dtype=np.int64)
@@ -97,7 +99,9 @@ def build_index(
     normalized = embedding_set.normalized
 
     t0 = time.perf_counter()
-    index, on_gpu = _train(kind_obj, d, build_params, lambda rows: _rows(vectors, rows, normalized), n, seed, use_gpu)
+    index, on_gpu = _train(
+        kind_obj, d, build_params, lambda rows: _rows(vectors, rows, normalized), n, seed, use_gpu
+    )
     add_in_batches(index, vectors, normalized=normalized)
     index = to_cpu(index)
     build_seconds = time.perf_counter() - t0
@@ -123,12 +127,15 @@ def build_index(
         "gpu": on_gpu,
         "embeddings": {k: embedding_set.meta[k] for k in CARRIED_META if k in embedding_set.meta},
     }
-    log.info("built %s index (%s) over %d vectors in %.1fs", kind_obj.name, describe(build_params), n, build_seconds)
+    log.info(
+        "built %s index (%s) over %d vectors in %.1fs",
+        kind_obj.name, describe(build_params), n, build_seconds,
+    )
     return IndexBundle(index, embedding_set.ids.copy(), meta)
 
 
 def add(bundle: IndexBundle, new_embeddings: EmbeddingSet, *, allow_duplicates: bool = False) -> IndexBundle:
-    """Append new products to a built index: vectors are added in order and their ids appended after the old ones.
+    """Append new products to a built index: vectors added in order, their ids appended after the old ones.
 
     The index is modified in place and returned; save it again to persist (each file is rewritten atomically).
     Fidelity in ``meta`` still describes the build; ``meta["added"]`` records each append.
@@ -138,8 +145,9 @@ def add(bundle: IndexBundle, new_embeddings: EmbeddingSet, *, allow_duplicates: 
     """
     if new_embeddings.dim != bundle.dim:
         raise IndexFileError(
-            f"the index holds {bundle.dim}-d vectors but the new embeddings are {new_embeddings.dim}-d (another "
-            "model?). Fix: embed the new products with the model that built the index, or rebuild it."
+            f"the index holds {bundle.dim}-d vectors but the new embeddings are {new_embeddings.dim}-d "
+            "(another model?). Fix: embed the new products with the model that built the index, or "
+            "rebuild it."
         )
     if (
         not allow_duplicates
@@ -150,8 +158,8 @@ def add(bundle: IndexBundle, new_embeddings: EmbeddingSet, *, allow_duplicates: 
         if dup.any():
             shown = new_embeddings.ids.loc[dup, "image_path"].head(5).tolist()
             raise EmbeddingError(
-                f"{int(dup.sum())} of the new images are already in the index (e.g. {shown}). Fix: pass only new "
-                "products, or rebuild the index from the full embedding set."
+                f"{int(dup.sum())} of the new images are already in the index (e.g. {shown}). Fix: pass only "
+                "new products, or rebuild the index from the full embedding set."
             )
     add_in_batches(bundle.index, new_embeddings.vectors, normalized=new_embeddings.normalized)
     ids = pd.concat([bundle.ids, new_embeddings.ids], ignore_index=True)
@@ -160,7 +168,8 @@ def add(bundle: IndexBundle, new_embeddings: EmbeddingSet, *, allow_duplicates: 
             ids[col] = ids[col].fillna("")
     bundle.ids = ids
     bundle.meta["count"] = bundle.count
-    bundle.meta.setdefault("added", []).append({"count": new_embeddings.count, "at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+    bundle.meta.setdefault("added", []).append({"count": new_embeddings.count, "at": stamp})
     return bundle
 
 
@@ -173,7 +182,7 @@ def _train(
     seed: int,
     use_gpu: bool | None,
 ) -> tuple[faiss.Index, bool]:
-    """Create the empty index (on GPU when possible) and train it on a random sample when the kind needs it."""
+    """Create the empty index (on GPU when possible); train it on a random sample if the kind needs it."""
     index = kind.create(d, params)
     on_gpu = False
     if use_gpu_for(kind, use_gpu):

@@ -1,4 +1,4 @@
-"""``flat``: exact brute-force inner product (IndexFlatIP): the reference every other kind is measured against."""
+"""``flat``: exact brute-force inner product (IndexFlatIP), the reference other kinds are measured against."""
 
 from __future__ import annotations
 

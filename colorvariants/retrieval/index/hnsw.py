@@ -17,8 +17,10 @@ EF_SEARCH_VALUES = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
 
 @register_index_kind
 class HNSWKind(IndexKind):
-    """Graph search; memory 4·N·D + ~(8·M + 16)·N bytes (level-0 has 2·M links of 4 bytes, upper levels ~M/(M-1)
-    more per node); no training; CPU only in faiss; tuned by ``efSearch``."""
+    """Graph search; memory 4·N·D + ~(8·M + 16)·N bytes; no training; CPU only in faiss; knob ``efSearch``.
+
+    Level 0 holds 2·M links of 4 bytes per node, the upper levels ~M/(M-1) more on average.
+    """
 
     name = "hnsw"
     search_param = "efSearch"
@@ -34,7 +36,8 @@ class HNSWKind(IndexKind):
         return f"HNSW{int(params['M'])},Flat"
 
     def after_create(self, index: faiss.Index, params: Mapping[str, int]) -> None:
-        faiss.downcast_index(index).hnsw.efConstruction = int(params.get("efConstruction", DEFAULT_EF_CONSTRUCTION))
+        ef = int(params.get("efConstruction", DEFAULT_EF_CONSTRUCTION))
+        faiss.downcast_index(index).hnsw.efConstruction = ef
 
     def search_values(self, params: Mapping[str, int]) -> list[int]:
         return list(EF_SEARCH_VALUES)

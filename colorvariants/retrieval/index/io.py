@@ -1,4 +1,4 @@
-"""``IndexBundle``: a FAISS index with the id table of its vectors and its metadata, saved and loaded as a folder.
+"""``IndexBundle``: a FAISS index, the id table of its vectors and its metadata, saved and loaded as a folder.
 
 Layout (docs/ARCHITECTURE.md, "Index")::
 
@@ -6,9 +6,9 @@ Layout (docs/ARCHITECTURE.md, "Index")::
     I/ids.parquet    image_path, product_id, ... in index order
     I/meta.json      format, version, kind, dim, count, metric, params, search_params, fidelity, file sizes
 
-Each file is written to a temporary name and renamed; ``meta.json`` is written last and records the byte size of
-the other two, so ``load_index`` detects a truncated file or a folder holding pieces of two different writes
-before the index is used.
+Each file is written to a temporary name and renamed; ``meta.json`` is written last and records the byte size
+of the other two, so ``load_index`` detects a truncated file or a folder holding pieces of two different
+writes before the index is used.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ class IndexBundle:
         return search_in_batches(self.index, queries, min(k, max(self.count, 1)), batch_rows, normalized)
 
     def save(self, directory: str | Path) -> Path:
-        """Write ``index.faiss``, ``ids.parquet`` and ``meta.json`` (last) to ``directory``, each atomically."""
+        """Write ``index.faiss``, ``ids.parquet`` and ``meta.json`` (last) to ``directory``, atomically."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         with atomic_path(directory / INDEX_FILE, suffix=".faiss") as tmp:
@@ -131,25 +131,28 @@ def load_index(directory: str | Path, *, expected_dim: int | None = None) -> Ind
     directory = Path(directory)
     meta_path = directory / META_FILE
     if not directory.is_dir():
-        raise IndexFileError(f"{directory}: no such index folder. Fix: build one with `colorvariants index build`.")
+        raise IndexFileError(
+            f"{directory}: no such index folder. Fix: build one with `colorvariants index build`."
+        )
     if not meta_path.is_file():
         raise IndexFileError(
-            f"{directory}: no meta.json, so the index is unfinished (a build stopped before its last step) or "
-            "this is not an index folder. Fix: rerun `colorvariants index build`."
+            f"{directory}: no meta.json, so the index is unfinished (a build stopped before its last step) "
+            "or this is not an index folder. Fix: rerun `colorvariants index build`."
         )
     try:
         meta = json.loads(meta_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise IndexFileError(f"{meta_path}: not valid JSON ({exc}). Fix: rebuild the index.") from exc
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+    found = meta.get("format") if isinstance(meta, dict) else None
+    if found != FORMAT:
         raise IndexFileError(
-            f"{meta_path}: format {meta.get('format') if isinstance(meta, dict) else None!r} is not {FORMAT!r}; "
-            "this is not an index folder (an embedding set?). Fix: pass the folder `index build` wrote."
+            f"{meta_path}: format {found!r} is not {FORMAT!r}; this is not an index folder (an embedding "
+            "set?). Fix: pass the folder `index build` wrote."
         )
     if meta.get("version") != VERSION:
         raise IndexFileError(
-            f"{meta_path}: index version {meta.get('version')!r}; this colorvariants reads version {VERSION}. "
-            "Fix: rebuild the index with `colorvariants index build`."
+            f"{meta_path}: index version {meta.get('version')!r}; this colorvariants reads version "
+            f"{VERSION}. Fix: rebuild the index with `colorvariants index build`."
         )
     if meta.get("metric") != METRIC or meta.get("kind") not in INDEX_KINDS:
         raise IndexFileError(
@@ -163,15 +166,15 @@ def load_index(directory: str | Path, *, expected_dim: int | None = None) -> Ind
         want = meta.get("files", {}).get(name)
         if want is not None and path.stat().st_size != want:
             raise IndexFileError(
-                f"{path}: {path.stat().st_size} bytes but meta.json recorded {want}; the file is truncated or "
-                "belongs to another write. Fix: rebuild the index (or rerun `index add`)."
+                f"{path}: {path.stat().st_size} bytes but meta.json recorded {want}; the file is truncated "
+                "or belongs to another write. Fix: rebuild the index (or rerun `index add`)."
             )
     try:
         index = faiss.read_index(str(directory / INDEX_FILE))
     except RuntimeError as exc:
         raise IndexFileError(
-            f"{directory / INDEX_FILE}: FAISS cannot read it ({str(exc).splitlines()[0]}); the file is corrupt. "
-            "Fix: rebuild the index."
+            f"{directory / INDEX_FILE}: FAISS cannot read it ({str(exc).splitlines()[0]}); the file is "
+            "corrupt. Fix: rebuild the index."
         ) from exc
     if index.d != meta.get("dim") or index.ntotal != meta.get("count"):
         raise IndexFileError(
@@ -180,16 +183,20 @@ def load_index(directory: str | Path, *, expected_dim: int | None = None) -> Ind
         )
     if expected_dim is not None and index.d != expected_dim:
         raise IndexFileError(
-            f"{directory}: the index holds {index.d}-d vectors but the embeddings are {expected_dim}-d (another "
-            "model?). Fix: build the index from these embeddings, or embed with the model that built it."
+            f"{directory}: the index holds {index.d}-d vectors but the embeddings are {expected_dim}-d "
+            "(another model?). Fix: build the index from these embeddings, or embed with the model that "
+            "built it."
         )
     try:
         ids = pd.read_parquet(directory / IDS_FILE)
     except Exception as exc:  # pyarrow raises several types on corrupt files
-        raise IndexFileError(f"{directory / IDS_FILE}: cannot be read ({exc}). Fix: rebuild the index.") from exc
+        raise IndexFileError(
+            f"{directory / IDS_FILE}: cannot be read ({exc}). Fix: rebuild the index."
+        ) from exc
     if len(ids) != index.ntotal:
         raise IndexFileError(
-            f"{directory / IDS_FILE}: {len(ids)} rows for {index.ntotal} indexed vectors. Fix: rebuild the index."
+            f"{directory / IDS_FILE}: {len(ids)} rows for {index.ntotal} indexed vectors. "
+            "Fix: rebuild the index."
         )
     INDEX_KINDS[meta["kind"]].apply_search_params(index, meta.get("search_params", {}))
     return IndexBundle(index, ids, meta)

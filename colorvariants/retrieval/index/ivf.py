@@ -13,7 +13,7 @@ TRAIN_POINTS_PER_CENTROID = 64
 
 
 def default_nlist(n: int) -> int:
-    """Number of IVF cells: ~4·sqrt(N) (faiss wiki "Guidelines to choose an index"), at least 39 points per cell."""
+    """IVF cells: ~4·sqrt(N) (faiss wiki, "Guidelines to choose an index"), at least 39 points per cell."""
     return int(max(1, min(round(4 * math.sqrt(max(n, 1))), n // MIN_POINTS_PER_CENTROID)))
 
 
@@ -25,7 +25,7 @@ def nprobe_values(nlist: int) -> list[int]:
 
 @register_index_kind
 class IVFFlatKind(IndexKind):
-    """Approximate search over full vectors; memory 4·N·D + 8·N (ids) + 4·nlist·D bytes; tuned by ``nprobe``."""
+    """Approximate search over full vectors; memory 4·N·D + 8·N (ids) + 4·nlist·D bytes; knob ``nprobe``."""
 
     name = "ivf"
     search_param = "nprobe"

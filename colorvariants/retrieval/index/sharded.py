@@ -1,15 +1,15 @@
 """Build an IVF-PQ index over embedding shards that together exceed one machine's memory.
 
-Recipe (faiss wiki, "Indexing 1G vectors"): train the coarse quantiser and PQ codebooks once on a random sample
-drawn across all shards; give each shard a copy of the trained empty index and add that shard's vectors to it
-(shards are independent: separate processes, or separate machines sharing ``trained.faiss``); then merge the
-shard indexes' inverted lists into one with ``faiss.merge_into``. Only compressed codes are ever held in
-memory, plus one batch of raw vectors per worker. With ``shift_ids`` the merged row ids continue across shards in
-shard order, so row r of the result is row r of the concatenated shard id tables, exactly as a single build.
+Recipe (faiss wiki, "Indexing 1G vectors"): train the coarse quantiser and PQ codebooks once on a random
+sample drawn across all shards; give each shard a copy of the trained empty index and add that shard's vectors
+to it (shards are independent: separate processes, or separate machines sharing ``trained.faiss``); then merge
+the shard indexes' inverted lists into one with ``faiss.merge_into``. Only compressed codes are ever held in
+memory, plus one batch of raw vectors per worker. With ``shift_ids`` the merged row ids continue across shards
+in shard order, so row r of the result is row r of the concatenated shard id tables, as in a single build.
 
 Serving shards on separate machines instead of merging is the same first two steps followed by
-``faiss.IndexShards``; the merged file is simpler to ship when it fits one server's RAM (codes are 16-64x smaller
-than the vectors).
+``faiss.IndexShards``; the merged file is simpler to ship when it fits one server's RAM (codes are 16-64x
+smaller than the vectors).
 """
 
 from __future__ import annotations
@@ -31,7 +31,14 @@ import pandas as pd
 
 from colorvariants.errors import EmbeddingError
 from colorvariants.retrieval.index.auto import parse_memory, tune_and_measure
-from colorvariants.retrieval.index.base import INDEX_KINDS, add_in_batches, iter_unit_batches, to_cpu, to_gpu, use_gpu_for
+from colorvariants.retrieval.index.base import (
+    INDEX_KINDS,
+    add_in_batches,
+    iter_unit_batches,
+    to_cpu,
+    to_gpu,
+    use_gpu_for,
+)
 from colorvariants.retrieval.index.build import CARRIED_META, training_rows
 from colorvariants.retrieval.index.io import IndexBundle
 from colorvariants.retrieval.store import STRING_ID_COLUMNS, EmbeddingSet, normalize_rows
@@ -52,7 +59,7 @@ def build_sharded_ivfpq(
     use_gpu: bool | None = None,
     work_dir: str | Path | None = None,
 ) -> IndexBundle:
-    """Train IVF-PQ on a sample across shards, fill one index per shard (in ``workers`` processes), merge them.
+    """Train IVF-PQ on a sample across shards, fill one index per shard (``workers`` processes), merge them.
 
     Args:
         shard_paths: embedding-set folders, in the order their rows should take in the index.
@@ -96,7 +103,7 @@ def build_sharded_ivfpq(
         return out
 
     own_tmp = work_dir is None
-    work = Path(tempfile.mkdtemp(prefix="cv-shards-")) if own_tmp else Path(work_dir)  # type: ignore[arg-type]
+    work = Path(tempfile.mkdtemp(prefix="cv-shards-") if work_dir is None else work_dir)
     work.mkdir(parents=True, exist_ok=True)
     try:
         t0 = time.perf_counter()
@@ -106,13 +113,16 @@ def build_sharded_ivfpq(
             gpu_index = to_gpu(trained)
             on_gpu = gpu_index is not trained
             trained = gpu_index
-        trained.train(np.ascontiguousarray(sample(training_rows(n, kind.training_size(n, build_params), seed))))
+        train_rows = training_rows(n, kind.training_size(n, build_params), seed)
+        trained.train(np.ascontiguousarray(sample(train_rows)))
         trained = to_cpu(trained)
         trained_path = work / "trained.faiss"
         faiss.write_index(trained, str(trained_path))
         train_seconds = time.perf_counter() - t0
 
-        jobs = [(str(trained_path), str(p), str(work / f"shard_{i:05d}.faiss")) for i, p in enumerate(shard_paths)]
+        jobs = [
+            (str(trained_path), str(p), str(work / f"shard_{i:05d}.faiss")) for i, p in enumerate(shard_paths)
+        ]
         t1 = time.perf_counter()
         if workers > 1 and len(jobs) > 1:
             threads = max(1, (os.cpu_count() or 1) // workers)
@@ -121,7 +131,9 @@ def build_sharded_ivfpq(
         else:
             added = [_fill_shard(*job) for job in jobs]
         if added != counts.tolist():
-            raise EmbeddingError(f"shard sizes changed during the build ({added} vs {counts.tolist()}); rerun.")
+            raise EmbeddingError(
+                f"shard sizes changed during the build ({added} vs {counts.tolist()}). Fix: rerun the build."
+            )
         merged = faiss.read_index(str(trained_path))
         for _, _, shard_index_path in jobs:
             part = faiss.read_index(shard_index_path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import torch
 import torchvision.transforms.functional as TF
@@ -38,7 +40,7 @@ def _images(n: int = 6, size: int = 12, seed: int = 0) -> torch.Tensor:
     return x
 
 
-def _per_image(fn, x: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:  # type: ignore[no-untyped-def]
+def _per_image(fn: Callable[..., torch.Tensor], x: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
     return torch.stack([fn(im, float(f)) for im, f in zip(x, factors)])
 
 
@@ -52,7 +54,9 @@ class TestAgainstTorchvision:
             (adjust_hue, TF.adjust_hue, -0.5, 0.5),
         ],
     )
-    def test_per_sample_factors(self, ours, theirs, low: float, high: float) -> None:  # type: ignore[no-untyped-def]
+    def test_per_sample_factors(
+        self, ours: Callable[..., torch.Tensor], theirs: Callable[..., torch.Tensor], low: float, high: float
+    ) -> None:
         x = _images()
         factors = torch.linspace(low, high, x.shape[0])
         torch.testing.assert_close(ours(x, factors), _per_image(theirs, x, factors), atol=1e-5, rtol=0)
@@ -87,7 +91,8 @@ class TestAgainstTorchvision:
         out = color_jitter(x, brightness=(1.3, 1.3), contrast=0, saturation=0, hue=0, p=1.0, generator=g)
         torch.testing.assert_close(out, TF.adjust_brightness(x, 1.3), atol=1e-6, rtol=0)
         out = color_jitter(x, brightness=0, contrast=0, saturation=0, hue=(0.2, 0.2), p=1.0, generator=g)
-        torch.testing.assert_close(out, _per_image(TF.adjust_hue, x, torch.full((6,), 0.2)), atol=1e-5, rtol=0)
+        ref = _per_image(TF.adjust_hue, x, torch.full((6,), 0.2))
+        torch.testing.assert_close(out, ref, atol=1e-5, rtol=0)
 
     def test_normalize(self) -> None:
         x = _images()
@@ -114,8 +119,8 @@ class TestColorJitter:
         assert a.min() >= 0 and a.max() <= 1
 
     def test_order_is_random_per_sample(self) -> None:
-        # Brightness then contrast differs from contrast then brightness when clamping kicks in, so with the same
-        # factors for every image, per-image orders give (at least) two different results.
+        # Brightness then contrast differs from contrast then brightness when clamping kicks in, so with the
+        # same factors for every image, per-image orders give (at least) two different results.
         x = torch.rand(1, 3, 8, 8, generator=_gen()).expand(64, -1, -1, -1).contiguous()
         out = color_jitter(x, (1.9, 1.9), (0.2, 0.2), 0, 0, p=1.0, generator=_gen(1), order="sample")
         assert len({round(v, 5) for v in out.mean(dim=(1, 2, 3)).tolist()}) == 2

@@ -56,8 +56,8 @@ class TestResizedCrop:
         # Same distribution as torchvision's get_params: compare area quantiles on the same image size.
         torch.manual_seed(0)
         img = torch.zeros(3, 64, 48)
-        ref = torch.tensor([RandomResizedCrop.get_params(img, [0.08, 1.0], [3 / 4, 4 / 3])[2:] for _ in range(4000)],
-                           dtype=torch.float32)
+        draws = [RandomResizedCrop.get_params(img, [0.08, 1.0], [3 / 4, 4 / 3])[2:] for _ in range(4000)]
+        ref = torch.tensor(draws, dtype=torch.float32)
         ref_area = ref[:, 0] * ref[:, 1] / (64 * 48)
         q = torch.tensor([0.1, 0.5, 0.9])
         assert torch.allclose(area.quantile(q), ref_area.quantile(q), atol=0.04)

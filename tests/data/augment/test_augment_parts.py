@@ -59,8 +59,8 @@ def test_crop_parts_gives_the_right_pixels() -> None:
 
 
 def test_crop_parts_row_profile() -> None:
-    # pixel value = row index: the bottom band of an 8-row image holds rows 4..7 -> resized rows stay in [4, 7]
+    # pixel value = row index: the bottom half of an 8-row image holds rows 4..7, shrunk to 4 columns
     x = torch.arange(8, dtype=torch.float32).view(1, 1, 8, 1).expand(1, 3, 8, 8).contiguous()
     bottom = crop_parts(x, [PartBox("bottom", 0.0, 0.5, 1.0, 1.0)], 4)[0]
-    torch.testing.assert_close(bottom, x[..., 4:, :4] * 0 + torch.arange(4.0, 8.0).view(1, 1, 4, 1), atol=1e-3,
-                               rtol=0)
+    expected = torch.arange(4.0, 8.0).view(1, 1, 4, 1).expand(1, 3, 4, 4)
+    torch.testing.assert_close(bottom, expected, atol=1e-3, rtol=0)

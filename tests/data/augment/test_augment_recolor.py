@@ -1,4 +1,4 @@
-"""Garment recolour: background untouched bit for bit, hue changes inside the mask, luminance structure kept."""
+"""Garment recolour: background kept bit for bit, hue changed inside the mask, luma structure kept."""
 
 from __future__ import annotations
 
@@ -7,7 +7,13 @@ import math
 import pytest
 import torch
 
-from colorvariants.data.augment import AugmentationError, recolor, recolor_garment, rgb_to_grayscale, rgb_to_hsv
+from colorvariants.data.augment import (
+    AugmentationError,
+    recolor,
+    recolor_garment,
+    rgb_to_grayscale,
+    rgb_to_hsv,
+)
 
 
 def _gen(seed: int = 0) -> torch.Generator:
@@ -53,8 +59,8 @@ def test_hue_only_keeps_luminance_structure() -> None:
     params = dict(angle=torch.full((8,), math.pi / 2), saturation=torch.ones(8), tint=torch.zeros(8, 2),
                   gamma=torch.ones(8), invert=torch.zeros(8))
     mid = x * 0.5 + 0.25
-    torch.testing.assert_close(rgb_to_grayscale(recolor(mid, mask, **params)), rgb_to_grayscale(mid), atol=1e-4,
-                               rtol=0)
+    recoloured = recolor(mid, mask, **params)
+    torch.testing.assert_close(rgb_to_grayscale(recoloured), rgb_to_grayscale(mid), atol=1e-4, rtol=0)
 
 
 def test_dark_garment_can_become_light() -> None:

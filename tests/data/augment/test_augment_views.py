@@ -1,4 +1,4 @@
-"""View recipes: lightly's defaults, output contract, determinism, statistics close to lightly's PIL pipeline."""
+"""View recipes: lightly's defaults, output contract, determinism, statistics close to lightly's pipeline."""
 
 from __future__ import annotations
 
@@ -84,7 +84,8 @@ class TestSimCLRViews:
         torch.manual_seed(0)
         np.random.seed(0)
         transform = SimCLRTransform(input_size=32)
-        ref = torch.stack([v for im in images for v in transform(Image.fromarray(im.permute(1, 2, 0).numpy()))])
+        pils = [Image.fromarray(im.permute(1, 2, 0).numpy()) for im in images]
+        ref = torch.stack([v for im in pils for v in transform(im)])
         a, b = SimCLRViews()(images, generator=_gen(4))
         ours = torch.cat([a, b])
 
@@ -121,6 +122,16 @@ class TestSimCLRViews:
             SimCLRViews(SimCLRViewConfig(cj_prob=1.2))
         with pytest.raises(AugmentationError):
             SimCLRViews(SimCLRViewConfig(jitter_order="sometimes"))
+        with pytest.raises(AugmentationError):
+            SimCLRViews(SimCLRViewConfig(cpu_threads=0))
+
+    def test_cpu_threads_restored_and_results_independent_of_threads(self) -> None:
+        before = torch.get_num_threads()
+        images = _images(4)
+        a, _ = SimCLRViews(SimCLRViewConfig(cpu_threads=1))(images, generator=_gen(1))
+        assert torch.get_num_threads() == before
+        b, _ = SimCLRViews(SimCLRViewConfig(cpu_threads=None))(images, generator=_gen(1))
+        torch.testing.assert_close(a, b)
 
 
 def _colour_off(**overrides: object) -> ColorVariantViewConfig:
@@ -143,7 +154,8 @@ class TestColorVariantViews:
         a, b = ColorVariantViews(_colour_off())(images, generator=_gen(1))
         x = images.float() / 255
         assert (_denorm(a) - x).abs().mean() < 0.08
-        crops, _ = SimCLRViews(SimCLRViewConfig(cj_prob=0, random_gray_scale=0, gaussian_blur=0))(images, None, _gen(1))
+        crops_only = SimCLRViewConfig(cj_prob=0, random_gray_scale=0, gaussian_blur=0)
+        crops, _ = SimCLRViews(crops_only)(images, None, _gen(1))
         assert (_denorm(crops) - x).abs().mean() > (_denorm(a) - x).abs().mean()
 
     def test_colour_is_strong(self) -> None:
@@ -168,7 +180,8 @@ class TestColorVariantViews:
             assert (raw[..., 4:12, 4:12] - images[..., 4:12, 4:12].float() / 255).abs().mean() > 0.05
 
     def test_output_size(self) -> None:
-        a, _ = ColorVariantViews(ColorVariantViewConfig(input_size=8))(_images(2), masks=torch.zeros(2, 1, 16, 16))
+        views = ColorVariantViews(ColorVariantViewConfig(input_size=8))
+        a, _ = views(_images(2), masks=torch.zeros(2, 1, 16, 16))
         assert a.shape == (2, 3, 8, 8)
 
 

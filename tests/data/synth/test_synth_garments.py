@@ -31,7 +31,8 @@ class TestFamilies:
                 mask = render_design(base.with_detail(axis, option), 64).mask
                 share = mask.mean()
                 assert 0.08 < share < 0.75, f"{family} {axis}={option} covers {share:.0%} of the image"
-                assert not (mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any()), "cut off"
+                border = mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any()
+                assert not border, f"{family} {axis}={option} is cut off by the frame"
 
     @pytest.mark.parametrize("family", FAMILIES)
     @pytest.mark.parametrize("seed", [1, 2])
@@ -44,4 +45,5 @@ class TestFamilies:
                     continue
                 after = _pixels(base.with_detail(axis, option))
                 changed = (np.abs(after - before).max(axis=-1) > 0.15).mean()
-                assert changed >= MIN_VISIBLE, f"{family}: {axis} {base.details[axis]}->{option} changes {changed:.2%}"
+                change = f"{family}: {axis} {base.details[axis]}->{option}"
+                assert changed >= MIN_VISIBLE, f"{change} changes only {changed:.2%} of a 64 px image"

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from colorvariants.data.synth.palette import NAMED_COLOURS, colourway_pool, pick_colourways, rgb_to_lab, sample_colourway
+from colorvariants.data.synth.palette import (
+    NAMED_COLOURS,
+    colourway_pool,
+    pick_colourways,
+    rgb_to_lab,
+    sample_colourway,
+)
 
 
 def _delta_e(a: np.ndarray, b: np.ndarray) -> float:
@@ -20,7 +26,8 @@ class TestColourways:
         rng = np.random.default_rng(0)
         for _ in range(200):
             base, pattern, accent = sample_colourway(rng).rgb()
-            assert _delta_e(base, pattern) >= 45 and _delta_e(base, accent) >= 35 and _delta_e(pattern, accent) >= 20
+            assert _delta_e(base, pattern) >= 45 and _delta_e(base, accent) >= 35
+            assert _delta_e(pattern, accent) >= 20
 
     def test_pattern_is_sometimes_lighter_sometimes_darker_than_base(self) -> None:
         rng = np.random.default_rng(1)

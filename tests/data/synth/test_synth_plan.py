@@ -1,4 +1,4 @@
-"""The catalog plan: sibling clusters, shared colourways, counts within the configured ranges, all from the seed."""
+"""The catalog plan: sibling clusters, shared colourways, counts in the configured ranges, from the seed."""
 
 from __future__ import annotations
 
@@ -23,14 +23,16 @@ class TestPlan:
             for style in cluster[1:]:
                 assert style.sibling_of == first.style_id and style.cluster_id == first.cluster_id
                 assert style.design.differs_in(first.design) == [style.changed_axis]
-                assert set(style.colourways) & set(first.colourways), "colour alone must not tell siblings apart"
+                shared = set(style.colourways) & set(first.colourways)
+                assert shared, "colour alone must not tell siblings apart"
 
     def test_counts_and_colourways_per_style(self) -> None:
         styles = [s for c in plan_catalog(CONFIG) for s in c]
         assert [s.style_id for s in styles] == [f"S{i:05d}" for i in range(120)]
         for s in styles:
             assert 2 <= len(s.colourways) <= 5
-            assert len({cw.name for cw in s.colourways}) == len(s.colourways), "variants have distinct colours"
+            names = {cw.name for cw in s.colourways}
+            assert len(names) == len(s.colourways), "variants have distinct colours"
             assert len(s.images_per_product) == len(s.colourways)
             assert all(1 <= n <= 3 for n in s.images_per_product)
 
@@ -39,7 +41,7 @@ class TestPlan:
         for s in (s for c in plan_catalog(CONFIG) for s in c):
             signs = {bool(np.diff(cw.lightness()[:2])[0] > 0) for cw in s.colourways}
             flips += len(signs) == 2
-        assert flips >= 20, "in many styles one variant has a lighter print than its base and another a darker one"
+        assert flips >= 20, "often one variant's print is lighter than its base and another's darker"
 
     def test_same_seed_same_plan_and_smaller_catalog_is_a_prefix(self) -> None:
         full = [s for c in plan_catalog(CONFIG) for s in c]

@@ -1,7 +1,7 @@
 """Garment families: each is a set of categorical design axes and a drawer that turns a choice into layers.
 
-A family module exposes ``AXES`` (axis -> options) and ``draw(canvas, details, params)``. Every option of every
-axis changes the drawing visibly at 64 px; the sibling styles of the catalog differ in exactly one of them.
+A family module exposes ``AXES`` (axis -> options) and ``draw(canvas, details, params)``. Every option of
+every axis changes the drawing visibly at 64 px; the sibling styles of the catalog differ in exactly one.
 """
 
 from __future__ import annotations

@@ -52,7 +52,8 @@ def draw(c: Canvas, d: Mapping[str, str], p: Mapping[str, float]) -> None:
         c.rect("accent", 0.5 + half - 0.08, top + 0.035, 0.5 + half - 0.055, top + 0.1)
     if d["hardware"] == "clasp":
         c.rect("accent", 0.455, mid + 0.04, 0.545, mid + 0.11)
-        c.outline("seams", [(0.455, mid + 0.04), (0.545, mid + 0.04), (0.545, mid + 0.11), (0.455, mid + 0.11)], 0.012)
+        clasp = [(0.455, mid + 0.04), (0.545, mid + 0.04), (0.545, mid + 0.11), (0.455, mid + 0.11)]
+        c.outline("seams", clasp, 0.012)
     elif d["hardware"] == "pocket":
         c.rect("accent", 0.38, mid + 0.1, 0.62, bottom - 0.06)
     c.set_anchor(0.5, mid + 0.05, 0.1)

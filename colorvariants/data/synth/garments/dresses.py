@@ -41,8 +41,9 @@ def draw(c: Canvas, d: Mapping[str, str], p: Mapping[str, float]) -> None:
               sleeveless=d["sleeves"] in ("straps", "sleeveless"))
     draw_sleeves(c, t, d["sleeves"])
     if straps:
-        c.polygon("fabric", [(0.5 - 0.13, top), (0.5 + 0.13, top), (0.5 + t.chest, top + 0.17),
-                             (0.5 + t.hem_width, WAIST_Y), (0.5 - t.hem_width, WAIST_Y), (0.5 - t.chest, top + 0.17)])
+        bodice = [(0.37, top), (0.63, top), (0.5 + t.chest, top + 0.17), (0.5 + t.hem_width, WAIST_Y),
+                  (0.5 - t.hem_width, WAIST_Y), (0.5 - t.chest, top + 0.17)]
+        c.polygon("fabric", bodice)
         for side in (1, -1):
             c.stroke("accent", [(0.5 + side * 0.1, top + 0.01), (0.5 + side * 0.085, top - 0.12)], 0.024)
     else:
@@ -58,5 +59,7 @@ def draw(c: Canvas, d: Mapping[str, str], p: Mapping[str, float]) -> None:
         c.stroke("accent", [(0.5 - 0.13, top), (0.5 + 0.13, top)], 0.026)
     if d["waist"] == "belt":
         band(c, t, WAIST_Y - 0.04, WAIST_Y + 0.005)
-        c.outline("seams", [(0.47, WAIST_Y - 0.04), (0.53, WAIST_Y - 0.04), (0.53, WAIST_Y + 0.005), (0.47, WAIST_Y + 0.005)], 0.012)
+        y0, y1 = WAIST_Y - 0.04, WAIST_Y + 0.005
+        buckle = [(0.47, y0), (0.53, y0), (0.53, y1), (0.47, y1)]
+        c.outline("seams", buckle, 0.012)
     c.set_anchor(0.5, top + 0.15 if straps else 0.3, 0.08)

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from colorvariants.data.synth.canvas import Canvas
-from colorvariants.data.synth.garments.parts import Torso, band, draw_buttons, draw_neckline, draw_sleeves, draw_zip, torso_outline
+from colorvariants.data.synth.garments.parts import (
+    Torso,
+    band,
+    draw_buttons,
+    draw_neckline,
+    draw_sleeves,
+    draw_zip,
+    torso_outline,
+)
 
 AXES: dict[str, tuple[str, ...]] = {
     "length": ("cropped", "hip", "long"),
@@ -43,5 +51,5 @@ def draw(c: Canvas, d: Mapping[str, str], p: Mapping[str, float]) -> None:
     if d["belt"] == "belt":
         yb = top + 0.3
         band(c, t, yb - 0.025, yb + 0.025)
-        c.outline("seams", [(0.47, yb - 0.03), (0.53, yb - 0.03), (0.53, yb + 0.03), (0.47, yb + 0.03)], 0.012)
+        c.outline("seams", [(0.47, yb - 0.03), (0.53, yb - 0.03), (0.53, yb + 0.03), (0.47, yb + 0.03)], 0.01)
     c.set_anchor(0.5 - 0.09, top + 0.14, 0.065)

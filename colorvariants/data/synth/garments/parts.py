@@ -1,6 +1,6 @@
-"""Parts shared by upper-body garments (tops, dresses, outerwear): torso, sleeves, necklines, closures, pockets.
+"""Parts shared by upper-body garments (tops, dresses, outerwear): torso, sleeves, necklines, closures.
 
-All sizes are in unit-canvas coordinates and chosen to stay visible at 64 px (a trim at least ~1.5 px wide there).
+All sizes are in unit-canvas coordinates and chosen to stay visible at 64 px (a trim is ~1.5 px wide there).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ TRIM = 0.026  # width of a contrast trim (≈1.7 px at 64 px)
 
 @dataclass(frozen=True)
 class Torso:
-    """An upper body: neck line at ``top``; half-widths at shoulder, chest (armpit) and hem; hem at ``hem``."""
+    """An upper body: neck line at ``top``; half-widths at shoulder, chest (armpit), hem; hem at ``hem``."""
 
     top: float
     shoulder: float
@@ -61,7 +61,7 @@ def torso_outline(t: Torso, hem: str = "straight") -> list[Point]:
 
 
 def sleeve_polygon(t: Torso, kind: str, side: int) -> list[Point]:
-    """One sleeve (``side`` +1 right, -1 left): short sleeves stand out, long ones hang down past the waist."""
+    """One sleeve (``side`` +1 right, -1 left): short sleeves stand out, long ones hang past the waist."""
     theta, length, width = {"short": (55.0, 0.16, 0.12), "long": (22.0, 0.42, 0.095)}[kind]
     sx, sy = t.shoulder_point()
     a = math.radians(theta)
@@ -96,7 +96,7 @@ def draw_sleeves(c: Canvas, t: Torso, kind: str, cuffs: bool = False) -> None:
 
 
 def draw_neckline(c: Canvas, t: Torso, kind: str) -> None:
-    """A neckline: crew, v, square, collar (shirt), hood, stand, funnel or lapels; trims in the accent colour."""
+    """A neckline: crew, v, square, collar (shirt), hood, stand, funnel or lapels; trims in accent colour."""
     nw, top = NECK_HALF_WIDTH, t.top
     if kind == "crew":
         lower = arc(0.5, top - 0.01, nw, 0.06, 0, 180, 12)
@@ -159,4 +159,5 @@ def draw_zip(c: Canvas, x: float, y0: float, y1: float) -> None:
 
 def band(c: Canvas, t: Torso, y0: float, y1: float, layer: str = "accent") -> None:
     """A horizontal band across the torso between heights y0 and y1 (waistband, belt, hem band)."""
-    c.polygon(layer, [(1.0 - t.side_x(y0), y0), (t.side_x(y0), y0), (t.side_x(y1), y1), (1.0 - t.side_x(y1), y1)])
+    x0, x1 = t.side_x(y0), t.side_x(y1)
+    c.polygon(layer, [(1.0 - x0, y0), (x0, y0), (x1, y1), (1.0 - x1, y1)])

@@ -46,11 +46,13 @@ def draw(c: Canvas, d: Mapping[str, str], p: Mapping[str, float]) -> None:
     else:
         toe = [*bezier(vamp_start, (0.5, top - 0.15), (0.66, top - 0.125), 6),
                *bezier((0.66, top - 0.125), (toe_x + 0.005, top - 0.12), (toe_x, top - 0.01), 8)]
-    upper: list[Point] = [(BACK + 0.01, top + 0.005), (BACK - 0.015, top - 0.08), *collar, *toe, (toe_x - 0.02, top + 0.005)]
+    upper: list[Point] = [(BACK + 0.01, top + 0.005), (BACK - 0.015, top - 0.08), *collar, *toe,
+                          (toe_x - 0.02, top + 0.005)]
     c.polygon("fabric", lift(upper))
     # The opening shows the lining (darker); the heel counter and toe cap are stitched on.
-    c.polygon("seams", lift([(BACK + 0.025, rear + 0.01), *bezier((0.24, rear + 0.06), (0.3, rear + 0.06), (tongue[0] - 0.02, tongue[1] + 0.03), 4),
-                             (0.2, rear + 0.08), (BACK + 0.025, rear + 0.05)]), fill=170)
+    rim = bezier((0.24, rear + 0.06), (0.3, rear + 0.06), (tongue[0] - 0.02, tongue[1] + 0.03), 4)
+    lining = [(BACK + 0.025, rear + 0.01), *rim, (0.2, rear + 0.08), (BACK + 0.025, rear + 0.05)]
+    c.polygon("seams", lift(lining), fill=170)
     c.stroke("seams", lift([(0.27, top), (0.29, top - 0.1), (0.34, rear + 0.08)]), 0.009)
     c.stroke("seams", lift(bezier((0.62, top), (0.6, top - 0.08), (0.66, top - 0.115), 5)), 0.009)
     sole = [(BACK - 0.005, top), (toe_x - 0.01, top), (toe_x + 0.005, top + st * 0.4), (toe_x - 0.03, GROUND),
@@ -59,7 +61,8 @@ def draw(c: Canvas, d: Mapping[str, str], p: Mapping[str, float]) -> None:
     if hh > 0:
         width = 0.12 if d["heel"] == "block" else 0.075
         tip = 0.1 if d["heel"] == "block" else 0.018
-        c.polygon("accent", [*lift([(BACK, top), (BACK + width, top)]), (BACK + 0.02 + tip, GROUND), (BACK + 0.02, GROUND)])
+        heel_top = lift([(BACK, top), (BACK + width, top)])
+        c.polygon("accent", [*heel_top, (BACK + 0.02 + tip, GROUND), (BACK + 0.02, GROUND)])
     x0, y0 = tongue[0] - 0.015, tongue[1] + 0.04
     x1, y1 = 0.56, top - 0.12
     if d["fastening"] == "laces":  # short crossings perpendicular to the lacing line
@@ -72,10 +75,12 @@ def draw(c: Canvas, d: Mapping[str, str], p: Mapping[str, float]) -> None:
             c.stroke("accent", lift([(x - px, y - py), (x + px, y + py)]), 0.022)
     elif d["fastening"] == "strap":
         xm = (x0 + x1) / 2
-        c.polygon("accent", lift([(xm - 0.02, (y0 + y1) / 2 - 0.015), (xm + 0.035, (y0 + y1) / 2), (xm - 0.02, top),
-                                  (xm - 0.075, top)]))
+        ym = (y0 + y1) / 2
+        strap = [(xm - 0.02, ym - 0.015), (xm + 0.035, ym), (xm - 0.02, top), (xm - 0.075, top)]
+        c.polygon("accent", lift(strap))
         c.rect("seams", xm - 0.07, top - 0.06, xm - 0.04, top - 0.02)
     else:  # slip-on: an elastic gore in the side
-        c.polygon("seams", lift([(x0 - 0.01, y0 + 0.02), (x0 + 0.04, y0 + 0.02), (x0 + 0.015, y0 + 0.12)]), fill=200)
+        gore = [(x0 - 0.01, y0 + 0.02), (x0 + 0.04, y0 + 0.02), (x0 + 0.015, y0 + 0.12)]
+        c.polygon("seams", lift(gore), fill=200)
     ((ax, ay),) = lift([(0.205, top - 0.09 - shaft * 0.5)])  # on the quarter, clear of laces and straps
     c.set_anchor(ax, ay, 0.065)

@@ -47,8 +47,9 @@ def draw(c: Canvas, d: Mapping[str, str], p: Mapping[str, float]) -> None:
                 c.stroke("seams", [(0.5 - w0, y0), (0.5 + w0, y0)], 0.012)
     else:
         hip = min(x_half, 0.185)
-        c.polygon("fabric", [(0.5 - WAIST_HALF, WAIST_Y), (0.5 + WAIST_HALF, WAIST_Y), (0.5 + hip, WAIST_Y + 0.14),
-                             *_hem(x_half, hem, d["hem"]), (0.5 - hip, WAIST_Y + 0.14)])
+        body = [(0.5 - WAIST_HALF, WAIST_Y), (0.5 + WAIST_HALF, WAIST_Y), (0.5 + hip, WAIST_Y + 0.14),
+                *_hem(x_half, hem, d["hem"]), (0.5 - hip, WAIST_Y + 0.14)]
+        c.polygon("fabric", body)
     depth = 0.07 if d["waist"] == "wide-band" else 0.035
     c.rect("accent", 0.5 - WAIST_HALF, WAIST_Y, 0.5 + WAIST_HALF, WAIST_Y + depth)
     if d["front"] == "buttons":

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from colorvariants.data.synth.canvas import Canvas
-from colorvariants.data.synth.garments.parts import Torso, band, draw_buttons, draw_neckline, draw_sleeves, draw_zip, torso_outline
+from colorvariants.data.synth.garments.parts import (
+    Torso,
+    band,
+    draw_buttons,
+    draw_neckline,
+    draw_sleeves,
+    draw_zip,
+    torso_outline,
+)
 
 AXES: dict[str, tuple[str, ...]] = {
     "sleeves": ("sleeveless", "short", "long"),
@@ -18,7 +26,8 @@ AXES: dict[str, tuple[str, ...]] = {
 
 def draw(c: Canvas, d: Mapping[str, str], p: Mapping[str, float]) -> None:
     """Draw a top in flat-lay: torso, sleeves, neckline trim, then pockets and closure on top."""
-    t = Torso(top=0.22, shoulder=0.17, chest=0.155, hem_width=0.165, hem=0.8, sleeveless=d["sleeves"] == "sleeveless")
+    sleeveless = d["sleeves"] == "sleeveless"
+    t = Torso(top=0.22, shoulder=0.17, chest=0.155, hem_width=0.165, hem=0.8, sleeveless=sleeveless)
     draw_sleeves(c, t, d["sleeves"])
     c.polygon("fabric", torso_outline(t, "curved" if d["hem"] == "curved" else "straight"))
     if d["hem"] == "banded":

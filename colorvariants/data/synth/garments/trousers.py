@@ -46,17 +46,20 @@ def draw(c: Canvas, d: Mapping[str, str], p: Mapping[str, float]) -> None:
     left = mirror_x(right[1:-1])
     c.polygon("fabric", [*right, *reversed(left)])
     c.stroke("seams", [(0.5, WAIST_Y + 0.05), (0.5, CROTCH_Y - 0.03)], 0.008)  # fly seam
-    c.stroke("seams", [(0.5 + 0.03, WAIST_Y + 0.05), (0.5 + 0.03, CROTCH_Y - 0.07), (0.5, CROTCH_Y - 0.03)], 0.008)
+    fly = [(0.5 + 0.03, WAIST_Y + 0.05), (0.5 + 0.03, CROTCH_Y - 0.07), (0.5, CROTCH_Y - 0.03)]
+    c.stroke("seams", fly, 0.008)
     if d["waist"] == "plain":
         c.stroke("seams", [(0.5 - 0.17, WAIST_Y + 0.045), (0.5 + 0.17, WAIST_Y + 0.045)], 0.01)
     else:
         c.rect("accent", 0.5 - 0.17, WAIST_Y, 0.5 + 0.17, WAIST_Y + 0.05)
         if d["waist"] == "drawstring":
             for side in (1, -1):
-                c.stroke("accent", [(0.5 + side * 0.02, WAIST_Y + 0.04), (0.5 + side * 0.035, WAIST_Y + 0.17)], 0.02)
+                string = [(0.5 + side * 0.02, WAIST_Y + 0.04), (0.5 + side * 0.035, WAIST_Y + 0.17)]
+                c.stroke("accent", string, 0.02)
     for side in (1, -1):
         if d["pockets"] == "slant":
-            c.stroke("accent", [(0.5 + side * 0.1, WAIST_Y + 0.05), (0.5 + side * 0.18, WAIST_Y + 0.17)], 0.024)
+            opening = [(0.5 + side * 0.1, WAIST_Y + 0.05), (0.5 + side * 0.18, WAIST_Y + 0.17)]
+            c.stroke("accent", opening, 0.024)
         elif d["pockets"] == "cargo":
             y0 = 0.3 if d["length"] == "shorts" else 0.44
             cx = 0.5 + side * (0.135 if d["leg"] != "skinny" else 0.115)

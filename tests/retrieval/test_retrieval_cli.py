@@ -1,0 +1,118 @@
+"""End to end through the CLI: index build/add, evaluate, dedup on a small random embedding set."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from colorvariants.cli.main import main
+from colorvariants.retrieval.evaluate import evaluate_embeddings
+from colorvariants.retrieval.index import load_index
+from colorvariants.retrieval.store import EmbeddingSet
+
+Factory = Callable[..., EmbeddingSet]
+
+
+@pytest.fixture
+def saved_sets(tmp_path: Path, clustered_set: Factory) -> tuple[Path, Path, EmbeddingSet]:
+    es = clustered_set(n_styles=40, style_noise=0.6, image_noise=0.4, seed=3)
+    es.ids["split"] = np.where(es.ids["style_id"].astype(int) < 30, "test", "val")
+    es.save(tmp_path / "E")
+    extra = clustered_set(n_styles=5, seed=4)
+    extra.ids["image_path"] = "new/" + extra.ids["image_path"]
+    extra.save(tmp_path / "E2")
+    return tmp_path / "E", tmp_path / "E2", es
+
+
+def test_index_build_then_add(saved_sets: tuple[Path, Path, EmbeddingSet], tmp_path: Path,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    e, e2, es = saved_sets
+    argv = ["index", "build", "--embeddings", str(e), "--out", str(tmp_path / "I"), "--memory-budget", "1GB"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "kind: flat" in out and "fidelity: recall@10 vs exact search = 1.0000" in out and "build:" in out
+    assert load_index(tmp_path / "I").count == es.count
+
+    assert main(["index", "add", "--index", str(tmp_path / "I"), "--embeddings", str(e2)]) == 0
+    assert f"{es.count} -> {es.count + 30}" in capsys.readouterr().out
+    grown = load_index(tmp_path / "I")
+    assert grown.count == es.count + 30 and grown.ids["image_path"].iloc[-1].startswith("new/")
+
+
+def test_index_build_kind_and_budget(saved_sets: tuple[Path, Path, EmbeddingSet], tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    e, _, _ = saved_sets
+    assert main(["index", "build", "--embeddings", str(e), "--out", str(tmp_path / "I"), "--kind", "hnsw",
+                 "--target-recall", "0.9"]) == 0
+    out = capsys.readouterr().out
+    assert "kind: hnsw" in out and "efSearch=" in out
+    assert load_index(tmp_path / "I").meta["fidelity"]["target"] == 0.9
+
+
+def test_evaluate_writes_protocol_metrics(saved_sets: tuple[Path, Path, EmbeddingSet], tmp_path: Path
+                                          ) -> None:
+    e, _, es = saved_sets
+    assert main(["evaluate", "--embeddings", str(e), "--split", "test", "--out", str(tmp_path / "m.json")]
+                ) == 0
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    for key in ("recall@1", "recall@5", "recall@10", "recall@20", "map@r"):
+        assert 0.0 <= metrics[key] <= 1.0
+    direct = evaluate_embeddings(EmbeddingSet.load(e), split="test")
+    assert metrics["recall@1"] == direct["recall@1"] and metrics["n_queries"] == direct["n_queries"] == 180
+    assert metrics["embeddings"]["method"] == "synthetic"
+
+
+def test_evaluate_with_manifest_labels(saved_sets: tuple[Path, Path, EmbeddingSet], tmp_path: Path) -> None:
+    _, _, es = saved_sets
+    EmbeddingSet(es.vectors, es.ids[["image_path", "product_id"]]).save(tmp_path / "bare")
+    es.ids.to_csv(tmp_path / "manifest.csv", index=False)
+    argv = ["evaluate", "--embeddings", str(tmp_path / "bare"), "--manifest", str(tmp_path / "manifest.csv"),
+            "--split", "val", "--out", str(tmp_path / "m.json")]
+    assert main(argv) == 0
+    assert json.loads((tmp_path / "m.json").read_text())["n_queries"] == 60
+
+
+def test_dedup_with_index_and_calibration(saved_sets: tuple[Path, Path, EmbeddingSet], tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    e, _, es = saved_sets
+    main(["index", "build", "--embeddings", str(e), "--out", str(tmp_path / "I")])
+    capsys.readouterr()
+    argv = ["dedup", "--embeddings", str(e), "--index", str(tmp_path / "I"),
+            "--out", str(tmp_path / "g.parquet"), "--target-precision", "0.9", "--k", "5",
+            "--summary", str(tmp_path / "s.json")]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "calibrated to precision" in out and "metrics:" in out
+    groups = pd.read_parquet(tmp_path / "g.parquet")
+    assert len(groups) == es.count and set(groups["image_path"]) == set(es.ids["image_path"])
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["calibration"]["precision"] >= 0.9 and summary["params"]["k"] == 5
+
+
+def test_dedup_with_fixed_threshold_to_csv(saved_sets: tuple[Path, Path, EmbeddingSet], tmp_path: Path
+                                           ) -> None:
+    e, _, es = saved_sets
+    assert main(["dedup", "--embeddings", str(e), "--out", str(tmp_path / "g.csv"), "--threshold", "0.99",
+                 "--guard", "mutual"]) == 0
+    groups = pd.read_csv(tmp_path / "g.csv")
+    assert len(groups) == es.count and groups["group_products"].max() <= 3
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["index", "build", "--embeddings", "{tmp}/missing", "--out", "{tmp}/I"],
+        ["evaluate", "--embeddings", "{tmp}/E", "--split", "train", "--out", "{tmp}/m.json"],
+        ["index", "add", "--index", "{tmp}/E", "--embeddings", "{tmp}/E2"],
+    ],
+)
+def test_user_errors_are_one_line_messages(saved_sets: tuple[Path, Path, EmbeddingSet], tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    assert main([a.format(tmp=tmp_path) for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Fix:" in err and "Traceback" not in err
