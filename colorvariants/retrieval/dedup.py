@@ -3,7 +3,10 @@
 Pipeline (shared/docs/protocol.md, "Grouping"):
 
 1. kNN graph: each image's ``k`` nearest neighbours by cosine, searched through a FAISS index in batches (an
-   index built with ``kind="auto"`` when none is given: exact below 100k images, HNSW above).
+   index built with ``kind="auto"`` when none is given: exact below 100k images, HNSW above). The index's
+   ``nprobe``/``efSearch`` was tuned for recall@10 against exact search, which on spread-out data hinges on
+   far, nearly tied neighbours that grouping never keeps; so the knob is re-tuned here on a sample for the
+   edges that matter: exact neighbours above the (estimated) threshold must be found with ``edge_recall``.
 2. Threshold: keep edges with similarity >= T. T is given, or calibrated on labelled styles: among kNN pairs
    of two different products whose styles are both known, the lowest T whose pairwise precision (share of
    kept pairs that are the same style) is >= the target.
@@ -40,6 +43,7 @@ from scipy.sparse.csgraph import connected_components
 from colorvariants.errors import EmbeddingError, IndexFileError
 from colorvariants.io import atomic_path
 from colorvariants.metrics.grouping import group_size_distribution, grouping_metrics
+from colorvariants.retrieval.index.base import INDEX_KINDS, exact_knn, iter_unit_batches
 from colorvariants.retrieval.store import EmbeddingSet
 
 if TYPE_CHECKING:
@@ -195,6 +199,9 @@ class ColorVariantGroups:
             (quadratic) diameter check, and use the member nearest the mean as medoid.
         index_kind / memory_budget: the index built when ``find`` is given none.
         batch_rows: queries per kNN search batch.
+        edge_recall: share of the sample's exact above-threshold neighbours the approximate kNN search must
+            find; the index's search knob is set to the cheapest value reaching it for this run only.
+        tune_sample: queries in that sample.
     """
 
     k: int = 10
@@ -207,6 +214,8 @@ class ColorVariantGroups:
     index_kind: str = "auto"
     memory_budget: int | str | None = None
     batch_rows: int = 16_384
+    edge_recall: float = 0.99
+    tune_sample: int = 2000
 
     def __post_init__(self) -> None:
         if self.guard not in GUARDS:
@@ -249,7 +258,14 @@ class ColorVariantGroups:
         else:
             _check_index_matches(index, es)
         t1 = time.perf_counter()
-        src, dst, sim = self._knn_edges(index, vectors, n)
+        kind = INDEX_KINDS[index.kind]
+        edge_tuning = self._tune_for_edges(index, vectors, style, product, n)
+        timings["edge_tuning_s"] = time.perf_counter() - t1
+        t1 = time.perf_counter()
+        try:
+            src, dst, sim = self._knn_edges(index, vectors, n)
+        finally:  # the bundle keeps its own tuned parameters for whoever searches it next
+            kind.apply_search_params(index.index, index.search_params)
         timings["knn_s"] = time.perf_counter() - t1
 
         t2 = time.perf_counter()
@@ -296,7 +312,7 @@ class ColorVariantGroups:
         params = {
             "k": self.k, "guard": self.guard, "diameter": diameter if split_wide else None,
             "merge_products": self.merge_products, "index_kind": index.kind,
-            "index_search_params": index.search_params, "n_images": n,
+            "index_search_params": index.search_params, "edge_tuning": edge_tuning, "n_images": n,
             "n_products": int(per_product.shape[0]),
         }
         return GroupResult(
@@ -310,6 +326,54 @@ class ColorVariantGroups:
         )
 
     # -- steps --------------------------------------------------------------------------------------------
+    def _tune_for_edges(
+        self, index: IndexBundle, vectors: np.ndarray, style: np.ndarray | None, product: np.ndarray, n: int
+    ) -> dict[str, Any]:
+        """Set the index's search knob to the cheapest value finding ``edge_recall`` of the exact neighbours
+        above the threshold on a sample of queries (the threshold estimated on the sample when calibrating).
+
+        Returns what was done, for the report; leaves the knob as it was when there is nothing to tune.
+        """
+        kind = INDEX_KINDS[index.kind]
+        k = min(self.k, n - 1)
+        if kind.search_param is None or k < 1:
+            return {}
+        rng = np.random.default_rng(0)
+        rows = np.sort(rng.choice(n, size=min(n, self.tune_sample), replace=False))
+        queries = np.ascontiguousarray(vectors[rows], dtype=np.float32)
+        exact_sims, exact_rows = exact_knn(lambda: _offset_batches(vectors), queries, k + 1)
+        exact_sims, exact_rows = _without_self(exact_sims, exact_rows, rows, k)
+        threshold = self.threshold
+        if threshold is None:
+            if style is None:
+                return {}
+            src, dst = np.repeat(rows, k), exact_rows.reshape(-1)
+            ok = dst >= 0
+            try:
+                threshold = _calibrate(src[ok], dst[ok], exact_sims.reshape(-1)[ok], style, product, n,
+                                       self.target_precision).threshold
+            except EmbeddingError:  # too few labels in the sample: keep the index's own setting
+                return {}
+        relevant = (exact_sims >= threshold) & (exact_rows >= 0)
+        if not relevant.any():
+            return {}
+        params = {**kind.infer_params(index.index), **index.meta.get("params", {})}
+        recall, value = 0.0, None
+        for value in kind.search_values(params):
+            kind.apply_search_params(index.index, {kind.search_param: value})
+            _, got = index.search(queries, k + 1, normalized=True)
+            _, got = _without_self(np.zeros(got.shape, np.float32), got, rows, k)
+            found = (got[:, :, None] == exact_rows[:, None, :]).any(axis=1)
+            recall = float(found[relevant].mean())
+            if recall >= self.edge_recall:
+                break
+        return {
+            kind.search_param: value,
+            "edge_recall": recall,
+            "threshold_estimate": float(threshold),
+            "n_sample_edges": int(relevant.sum()),
+        }
+
     def _knn_edges(
         self, index: IndexBundle, vectors: np.ndarray, n: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -322,12 +386,8 @@ class ColorVariantGroups:
             block = vectors[start : start + self.batch_rows]
             d, i = index.search(block, k + 1, normalized=True, batch_rows=self.batch_rows)
             rows = np.arange(start, start + block.shape[0])
-            is_self = i == rows[:, None]
             # Drop the query itself; where the index did not return it (ties, approximate search), the last.
-            no_self = ~is_self.any(axis=1)
-            is_self[no_self, -1] = True
-            i = i[~is_self].reshape(-1, k)
-            d = d[~is_self].reshape(-1, k)
+            d, i = _without_self(d, i, rows, k)
             ok = i >= 0
             srcs.append(np.broadcast_to(rows[:, None], i.shape)[ok])
             dsts.append(i[ok])
@@ -392,11 +452,12 @@ def find_groups(
     guard: str = "both",
     diameter: float | None = None,
     merge_products: bool = True,
+    edge_recall: float = 0.99,
 ) -> GroupResult:
     """Colour-variant groups of an embedding set (see ``ColorVariantGroups`` for every argument)."""
     cfg = ColorVariantGroups(
         k=k, threshold=threshold, target_precision=target_precision, guard=guard, diameter=diameter,
-        merge_products=merge_products,
+        merge_products=merge_products, edge_recall=edge_recall,
     )
     return cfg.find(embedding_set, index=index, labels=labels)
 
@@ -452,6 +513,22 @@ def _calibrate(
     _, first = np.unique(key, return_index=True)
     a, b, s = a[first], b[first], s[first]
     return calibrate_threshold(s, style[a] == style[b], target)
+
+
+def _offset_batches(vectors: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    offset = 0
+    for block in iter_unit_batches(vectors, normalized=True):
+        yield offset, block
+        offset += block.shape[0]
+
+
+def _without_self(
+    sims: np.ndarray, rows: np.ndarray, query_rows: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Drop each query's own row from its k + 1 neighbours (the last one where it is absent)."""
+    is_self = rows == query_rows[:, None]
+    is_self[~is_self.any(axis=1), -1] = True
+    return sims[~is_self].reshape(-1, k), rows[~is_self].reshape(-1, k)
 
 
 def _mutual(src: np.ndarray, dst: np.ndarray, n: int) -> np.ndarray:

@@ -21,11 +21,12 @@ from colorvariants.models.training import FitConfig, TrainerConfig, fit
 
 pytestmark = pytest.mark.slow
 SIZE = 32
-EPOCHS = {"triplet": 6, "simclr": 6, "mocov2": 6, "cvssl": 8}
+EPOCHS = {"triplet": 10, "simclr": 4, "mocov2": 4, "cvssl": 10}
 
 
-def _val_recall(module: torch.nn.Module, catalog: Catalog, cache_dir: Path) -> float:
-    val = catalog.split("val")
+def _heldout_recall(module: torch.nn.Module, catalog: Catalog, cache_dir: Path) -> float:
+    """recall@1 over the val and test styles together (~24 styles: less noisy than the 8-style val split)."""
+    val = catalog.subset(catalog.frame["split"].isin(["val", "test"]))
     cache = ImageCache.build(val, SIZE, cache_dir, progress=False)
     images = torch.from_numpy(np.array(cache.images)).permute(0, 3, 1, 2)
     emb = torch.cat([module.embed(images[i:i + 128]) for i in range(0, len(images), 128)])
@@ -40,18 +41,21 @@ def _epoch_losses(run_dir: Path) -> list[float]:
 @pytest.mark.parametrize("method", ["triplet", "cvssl", "simclr", "mocov2"])
 def test_method_learns(method: str, small_manifest: Path, tmp_path: Path) -> None:
     catalog = Catalog.load(small_manifest)
-    data = DataConfig(image_size=SIZE, batch_size=64, cache_dir=str(tmp_path / "cache"),
-                      sampler="pk" if method == "triplet" else "random", pk_p=16, pk_k=4)
+    data = DataConfig(image_size=SIZE, batch_size=32, cache_dir=str(tmp_path / "cache"),
+                      sampler="pk" if method == "triplet" else "random", pk_p=8, pk_k=4)
     cfg = FitConfig(method=method, model={"memory_bank_size": 512} if method == "mocov2" else {}, data=data,
                     trainer=TrainerConfig(max_epochs=EPOCHS[method], progress_bar=False, seed=0))
     torch.manual_seed(0)
     untrained = build_method(method, {**cfg.model, "image_size": SIZE})
-    before = _val_recall(untrained, catalog, tmp_path / "cache")
+    before = _heldout_recall(untrained, catalog, tmp_path / "cache")
 
     result = fit(cfg, catalog, tmp_path / "run")
     losses = _epoch_losses(tmp_path / "run")
     assert len(losses) == EPOCHS[method]
     assert min(losses[-2:]) < losses[0], f"{method} loss did not fall: {losses}"
-    after = result.val_metrics["val/recall@1"]
+    assert "val/recall@1" in result.val_metrics
     if method in ("triplet", "cvssl"):
-        assert after > before, f"{method}: val recall@1 {after:.3f} not above untrained {before:.3f}"
+        from colorvariants.models.checkpoint import load_model
+
+        after = _heldout_recall(load_model(result.model_path), catalog, tmp_path / "cache")
+        assert after > before, f"{method}: held-out recall@1 {after:.3f} not above untrained {before:.3f}"

@@ -6,6 +6,9 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from typing import Any
+
+import faiss
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,7 +16,7 @@ import pytest
 from colorvariants.errors import EmbeddingError, IndexFileError
 from colorvariants.metrics.grouping import grouping_metrics
 from colorvariants.retrieval.dedup import ColorVariantGroups, GroupResult, calibrate_threshold, find_groups
-from colorvariants.retrieval.index import build_index
+from colorvariants.retrieval.index import INDEX_KINDS, build_index
 from colorvariants.retrieval.store import EmbeddingSet
 
 Factory = Callable[..., EmbeddingSet]
@@ -157,6 +160,30 @@ def test_given_index_is_used_and_must_match(clustered_set: Factory) -> None:
     shuffled = es.subset(np.random.default_rng(0).permutation(es.count))
     with pytest.raises(IndexFileError, match="first difference"):
         find_groups(shuffled, index=index, threshold=0.8)
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "ivf"])
+def test_approximate_index_is_retuned_for_above_threshold_edges(clustered_set: Factory, kind: str) -> None:
+    es = clustered_set(n_styles=150, products_per_style=3, images_per_product=2, d=32, style_noise=0.4,
+                       image_noise=0.3, seed=5)
+    exact = find_groups(es, index=build_index(es, kind="flat"), threshold=0.8)
+    index = build_index(es, kind=kind, target_recall=0.999)  # an expensive knob, tuned for recall@10
+    knob = INDEX_KINDS[kind].search_param
+    expensive = index.search_params[knob]
+    result = find_groups(es, index=index, threshold=0.8)
+    tuning = result.params["edge_tuning"]
+    assert tuning["edge_recall"] >= 0.99 and tuning["n_sample_edges"] > 0
+    cheapest = INDEX_KINDS[kind].search_values(index.meta["params"])[0]
+    assert tuning[knob] < expensive or expensive == cheapest  # cheaper: only above-threshold edges matter
+    assert result.frame["group_id"].tolist() == exact.frame["group_id"].tolist()
+    # The bundle keeps its own tuned setting for later searches.
+    assert current_search_param(index.index, kind) == expensive
+
+
+def current_search_param(index: Any, kind: str) -> int:
+    read = {"hnsw": lambda: faiss.downcast_index(index).hnsw.efSearch,
+            "ivf": lambda: faiss.extract_index_ivf(index).nprobe}
+    return int(read[kind]())
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet", ".json"])

@@ -20,6 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="chaining guard: mutual-kNN edges, group diameter check, both (default) or none")
     parser.add_argument("--diameter", type=float, default=None,
                         help="least similarity between any two group members (default: the threshold)")
+    parser.add_argument("--edge-recall", type=float, default=0.99,
+                        help="share of exact above-threshold neighbours the kNN search must find (default 0.99)")
     parser.add_argument("--summary", default=None,
                         help="also write threshold, calibration and metrics as JSON here")
 
@@ -39,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         index = load_index(args.index, expected_dim=es.dim)
     cfg = ColorVariantGroups(
         k=args.k, threshold=args.threshold, target_precision=args.target_precision, guard=args.guard,
-        diameter=args.diameter,
+        diameter=args.diameter, edge_recall=args.edge_recall,
     )
     result = cfg.find(es, index=index)
     result.save(args.out)

@@ -70,6 +70,10 @@ class IndexKind(ABC):
         """Ascending values of ``search_param`` tried by tuning (fastest first)."""
         return []
 
+    def infer_params(self, index: faiss.Index) -> dict[str, int]:
+        """Build parameters read back from a built index (for bundles whose meta lacks them)."""
+        return {}
+
     def apply_search_params(self, index: faiss.Index, search_params: Mapping[str, int]) -> None:
         """Set search-time parameters (``nprobe``/``efSearch``) on a built CPU index."""
         if self.search_param is not None and self.search_param in search_params:

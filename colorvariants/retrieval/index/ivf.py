@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+import faiss
+
 from colorvariants.retrieval.index.base import IndexKind, register_index_kind
 
 # faiss' k-means wants at least 39 training points per centroid (it warns below); we train on 64 per centroid.
@@ -45,3 +47,6 @@ class IVFFlatKind(IndexKind):
 
     def search_values(self, params: Mapping[str, int]) -> list[int]:
         return nprobe_values(int(params["nlist"]))
+
+    def infer_params(self, index: faiss.Index) -> dict[str, int]:
+        return {"nlist": int(faiss.extract_index_ivf(index).nlist)}

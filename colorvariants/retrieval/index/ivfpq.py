@@ -84,3 +84,6 @@ class IVFPQKind(IndexKind):
 
     def search_values(self, params: Mapping[str, int]) -> list[int]:
         return nprobe_values(int(params["nlist"]))
+
+    def infer_params(self, index: faiss.Index) -> dict[str, int]:
+        return {"nlist": int(faiss.extract_index_ivf(index).nlist)}
