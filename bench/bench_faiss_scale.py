@@ -1,20 +1,28 @@
-"""FAISS at catalog scale: build time, QPS and recall@10 of ``flat`` vs the ``auto`` choice, and dedup wall time.
+"""FAISS at catalog scale: build time, QPS, recall@10 of ``flat`` vs the ``auto`` choice; dedup wall time.
 
-Data: ``--n`` random-but-clustered unit vectors (``--clusters`` centres on the sphere, ``n / clusters`` members
-each with gaussian noise), generated deterministically from ``--seed``, so every run measures the same set.
-Each cluster is one style and each vector its own product, so dedup can calibrate its threshold on labels.
+Data: ``--n`` random-but-clustered unit vectors, generated deterministically from ``--seed``: ``--clusters``
+centres (``n / clusters`` members each, gaussian noise of norm ``--noise``), themselves drawn around
+``--parents`` parent centres (``--parent-spread`` apart), as a catalog has families of similar designs.
+``--parents 0`` puts the cluster centres uniformly on the sphere instead: then every vector's neighbours past
+its own cluster are far, nearly tied random points, the worst case for approximate search. Each cluster is one
+style and each vector its own product, so dedup can calibrate its threshold on the labels.
 
 Measured:
 - ``flat`` (exact) and ``auto`` at each ``--budgets`` value: build seconds (train + add), tuning seconds
-  (nprobe/efSearch to ``--target-recall`` plus the fidelity sample), QPS of one batched search of ``--queries``
-  collection vectors at k=11 (10 neighbours + the query itself), recall@10 of those neighbours (the query
-  itself dropped, as in the build's fidelity) against the flat (exact) results;
+  (nprobe/efSearch to ``--target-recall`` plus the fidelity sample), QPS of one batched search of
+  ``--queries`` collection vectors at k=11 (10 neighbours + the query itself), recall@10 of those neighbours
+  (the query itself dropped, as in the build's fidelity) against the flat (exact) results;
 - dedup (``ColorVariantGroups``: kNN k=10 through the first auto index, calibrated threshold, guard ``both``):
   wall time per step and the grouping metrics against the cluster labels.
 
 Run (what BENCHMARKS.md records)::
 
-    OMP_NUM_THREADS=2 .venv/bin/python bench/bench_faiss_scale.py --n 1000000 --out bench/out/faiss_scale_1m.json
+    OMP_NUM_THREADS=2 OMP_WAIT_POLICY=PASSIVE .venv/bin/python bench/bench_faiss_scale.py \
+        --n 1000000 --out bench/out/faiss_scale_1m.json
+
+``OMP_WAIT_POLICY=PASSIVE``: on a machine shared with other jobs, OpenMP threads spinning at barriers make
+faiss slower than one thread (measured: a 2000 x 200k flat search took 4.2 s spinning, 2.3 s passive, 0.9 s
+on one thread, at load average ~7 on 2 cores).
 
 Quick check: ``--n 20000 --clusters 2000 --queries 1000``.
 """
@@ -65,11 +73,18 @@ class Row:
         )
 
 
-def clustered_set(n: int, d: int, clusters: int, noise: float, seed: int) -> EmbeddingSet:
+def clustered_set(
+    n: int, d: int, clusters: int, noise: float, seed: int, parents: int = 0, parent_spread: float = 0.8
+) -> EmbeddingSet:
     """Deterministic clustered unit vectors with style (= cluster) and product (= row) ids."""
     rng = np.random.default_rng(seed)
     centres = rng.standard_normal((clusters, d), dtype=np.float32)
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    if parents > 0:  # clusters scattered around parent centres: sibling clusters are near each other
+        tops = rng.standard_normal((parents, d), dtype=np.float32)
+        tops /= np.linalg.norm(tops, axis=1, keepdims=True)
+        centres = tops[np.arange(clusters) % parents] + np.float32(parent_spread) * centres
+        centres /= np.linalg.norm(centres, axis=1, keepdims=True)
     labels = np.arange(n) % clusters
     x = np.empty((n, d), dtype=np.float32)
     scale = np.float32(noise / np.sqrt(d))  # |noise| ~ noise: within-cluster cosine ~ 1 / (1 + noise^2)
@@ -160,26 +175,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--d", type=int, default=128)
     p.add_argument("--clusters", type=int, default=None, help="default n / 10")
     p.add_argument("--noise", type=float, default=0.6, help="norm of the per-vector gaussian noise")
+    p.add_argument("--parents", type=int, default=None, help="parent centres (default clusters/10; 0: none)")
+    p.add_argument("--parent-spread", type=float, default=0.8,
+                   help="norm of a cluster's offset from its parent")
     p.add_argument("--queries", type=int, default=10_000)
-    p.add_argument("--budgets", default="4GB,200MB", help="memory budgets for the auto choice, comma-separated")
+    p.add_argument("--budgets", default="4GB,200MB",
+                   help="memory budgets for the auto choice, comma-separated")
     p.add_argument("--target-recall", type=float, default=0.95)
     p.add_argument("--no-dedup", action="store_true")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="JSON with every figure (default: print only)")
     args = p.parse_args(argv)
     clusters = args.clusters or max(1, args.n // 10)
+    parents = max(1, clusters // 10) if args.parents is None else args.parents
 
     info = machine()
     print(json.dumps(info), flush=True)
     t0 = time.perf_counter()
-    es = clustered_set(args.n, args.d, clusters, args.noise, args.seed)
+    es = clustered_set(args.n, args.d, clusters, args.noise, args.seed, parents, args.parent_spread)
     gen_s = time.perf_counter() - t0
-    print(f"generated {args.n} x {args.d} in {gen_s:.1f}s ({clusters} clusters)", flush=True)
+    print(f"generated {args.n} x {args.d} in {gen_s:.1f}s ({clusters} clusters, {parents} parents)",
+          flush=True)
     rng = np.random.default_rng(args.seed + 1)
     q_rows = np.sort(rng.choice(args.n, size=min(args.queries, args.n), replace=False))
     queries = np.ascontiguousarray(es.vectors[q_rows])
 
-    header = ("| config | kind | params | est. memory MB | build s | tune s | QPS (k=11) | recall@10 vs exact "
+    header = ("| config | kind | params | est. memory MB | build s | tune s | QPS (k=11) "
+              "| recall@10 vs exact "
               "| fidelity@10 (build sample) |\n|---|---|---|---|---|---|---|---|---|")
     print(header, flush=True)
     flat = build_index(es, kind="flat", fidelity_queries=200, seed=args.seed)
@@ -215,10 +237,12 @@ def main(argv: list[str] | None = None) -> int:
     info["load_avg_end"] = os.getloadavg()
     report = {
         "command": " ".join(
-            [f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '')}", sys.executable, *sys.argv]
+            [f"{v}={os.environ[v]}" for v in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY") if v in os.environ]
+            + [sys.executable, *sys.argv]
         ),
         "machine": info,
-        "data": {"n": args.n, "d": args.d, "clusters": clusters, "noise": args.noise, "seed": args.seed,
+        "data": {"n": args.n, "d": args.d, "clusters": clusters, "parents": parents,
+                 "parent_spread": args.parent_spread, "noise": args.noise, "seed": args.seed,
                  "generate_s": round(gen_s, 1), "queries": int(len(q_rows))},
         "rows": [r.__dict__ for r in rows],
         "dedup": dedup,

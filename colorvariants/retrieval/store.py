@@ -249,7 +249,7 @@ class EmbeddingSet:
             EmbeddingError: NaN/inf or zero rows, or missing id columns (nothing is written).
         """
         directory = Path(directory)
-        self.validate()
+        check = self.validate()
         directory.mkdir(parents=True, exist_ok=True)
         (directory / META_FILE).unlink(missing_ok=True)
         with atomic_path(directory / EMBEDDINGS_FILE, suffix=".npy") as tmp:
@@ -272,7 +272,8 @@ class EmbeddingSet:
             **meta,
         }
         write_json(directory / META_FILE, meta)
-        self.meta = meta
+        # The file holds normalised rows; the in-memory vectors are unchanged, so keep what the scan found.
+        self.meta = {**meta, "normalized": check.normalized}
         return directory
 
     @classmethod

@@ -21,7 +21,7 @@ from colorvariants.models.training import FitConfig, TrainerConfig, fit
 
 pytestmark = pytest.mark.slow
 SIZE = 32
-EPOCHS = {"triplet": 10, "simclr": 4, "mocov2": 4, "cvssl": 10}
+EPOCHS = {"triplet": 10, "simclr": 4, "mocov2": 8, "cvssl": 10}
 
 
 def _heldout_recall(module: torch.nn.Module, catalog: Catalog, cache_dir: Path) -> float:
@@ -43,7 +43,7 @@ def test_method_learns(method: str, small_manifest: Path, tmp_path: Path) -> Non
     catalog = Catalog.load(small_manifest)
     data = DataConfig(image_size=SIZE, batch_size=32, cache_dir=str(tmp_path / "cache"),
                       sampler="pk" if method == "triplet" else "random", pk_p=8, pk_k=4)
-    cfg = FitConfig(method=method, model={"memory_bank_size": 512} if method == "mocov2" else {}, data=data,
+    cfg = FitConfig(method=method, model={"memory_bank_size": 128} if method == "mocov2" else {}, data=data,
                     trainer=TrainerConfig(max_epochs=EPOCHS[method], progress_bar=False, seed=0))
     torch.manual_seed(0)
     untrained = build_method(method, {**cfg.model, "image_size": SIZE})
@@ -52,7 +52,10 @@ def test_method_learns(method: str, small_manifest: Path, tmp_path: Path) -> Non
     result = fit(cfg, catalog, tmp_path / "run")
     losses = _epoch_losses(tmp_path / "run")
     assert len(losses) == EPOCHS[method]
-    assert min(losses[-2:]) < losses[0], f"{method} loss did not fall: {losses}"
+    # MoCo's bank starts as random vectors (easy negatives): its loss rises until the bank holds real keys
+    # (128 keys = 4 batches; a bank smaller than an epoch holds no second copy of the current image), so its fall is measured from the first epoch with a full bank.
+    start = 1 if method == "mocov2" else 0
+    assert min(losses[-2:]) < losses[start], f"{method} loss did not fall: {losses}"
     assert "val/recall@1" in result.val_metrics
     if method in ("triplet", "cvssl"):
         from colorvariants.models.checkpoint import load_model

@@ -30,6 +30,13 @@ def test_round_trip_normalises_and_keeps_ids_as_strings(tmp_path: Path, clustere
     assert (meta["dim"], meta["count"], meta["method"]) == (es.dim, es.count, "synthetic")
 
 
+def test_save_does_not_mark_in_memory_vectors_normalised(tmp_path: Path, clustered_set: Factory) -> None:
+    es = clustered_set(n_styles=3)
+    es.save(tmp_path / "E")
+    assert not es.normalized
+    np.testing.assert_allclose(np.linalg.norm(es.unit_vectors(), axis=1), 1.0, rtol=1e-5)
+
+
 def test_load_without_mmap_is_in_memory(tmp_path: Path, clustered_set: Factory) -> None:
     clustered_set(n_styles=3).save(tmp_path / "E")
     assert not isinstance(EmbeddingSet.load(tmp_path / "E", mmap=False).vectors, np.memmap)

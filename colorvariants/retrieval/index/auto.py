@@ -96,7 +96,7 @@ def choose_kind(n: int, d: int, memory_budget: int | None = None, rule: AutoRule
     Raises:
         IndexFileError: not even the leanest IVF-PQ code fits the budget.
 
-    >>> choose_kind(10_000, 128, 10**9).kind, choose_kind(10_000, 128, 10**5).kind
+    >>> choose_kind(10_000, 128, 10**9).kind, choose_kind(10_000, 128, 10**6).kind
     ('flat', 'ivfpq')
     """
     budget = default_memory_budget() if memory_budget is None else int(memory_budget)
