@@ -229,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         dist = result.size_distribution
         print(
             f"dedup on {args.n}: {wall:.1f}s (knn {result.timings['knn_s']:.1f}s, grouping "
-            f"{result.timings['group_s']:.1f}s, rows {result.timings['rows_s']:.1f}s) via {first_auto.kind}; "
+            f"{result.timings['group_s']:.1f}s, rows {result.timings['rows_s']:.1f}s, edge tuning "
+            f"{result.timings['edge_tuning_s']:.1f}s: {result.params['edge_tuning']}) via {first_auto.kind}; "
             f"threshold {result.threshold:.4f}; {dist['n_groups']} groups, largest {dist['max_size']}; "
             f"metrics {json.dumps({k: round(v, 4) for k, v in (result.metrics or {}).items()})}",
             flush=True,

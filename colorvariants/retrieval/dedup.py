@@ -200,7 +200,8 @@ class ColorVariantGroups:
         index_kind / memory_budget: the index built when ``find`` is given none.
         batch_rows: queries per kNN search batch.
         edge_recall: share of the sample's exact above-threshold neighbours the approximate kNN search must
-            find; the index's search knob is set to the cheapest value reaching it for this run only.
+            find; the index's search knob is set to the cheapest value reaching it (at most the index's own
+            tuned value) for this run only.
         tune_sample: queries in that sample.
     """
 
@@ -330,7 +331,8 @@ class ColorVariantGroups:
         self, index: IndexBundle, vectors: np.ndarray, style: np.ndarray | None, product: np.ndarray, n: int
     ) -> dict[str, Any]:
         """Set the index's search knob to the cheapest value finding ``edge_recall`` of the exact neighbours
-        above the threshold on a sample of queries (the threshold estimated on the sample when calibrating).
+        above the threshold on a sample of queries (the threshold estimated on the sample when calibrating),
+        at most the index's own tuned value.
 
         Returns what was done, for the report; leaves the knob as it was when there is nothing to tune.
         """
@@ -358,8 +360,12 @@ class ColorVariantGroups:
         if not relevant.any():
             return {}
         params = {**kind.infer_params(index.index), **index.meta.get("params", {})}
-        recall, value = 0.0, None
-        for value in kind.search_values(params):
+        values = kind.search_values(params)
+        own = index.search_params.get(kind.search_param)
+        if own is not None:  # never dearer than the index's own setting, which met the build's recall target
+            values = [v for v in values if v < own] + [own]
+        recall, value = 0.0, values[-1]
+        for value in values:
             kind.apply_search_params(index.index, {kind.search_param: value})
             _, got = index.search(queries, k + 1, normalized=True)
             _, got = _without_self(np.zeros(got.shape, np.float32), got, rows, k)
@@ -368,7 +374,7 @@ class ColorVariantGroups:
             if recall >= self.edge_recall:
                 break
         return {
-            kind.search_param: value,
+            kind.search_param: int(value),
             "edge_recall": recall,
             "threshold_estimate": float(threshold),
             "n_sample_edges": int(relevant.sum()),
