@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--diameter", type=float, default=None,
                         help="least similarity between any two group members (default: the threshold)")
     parser.add_argument("--edge-recall", type=float, default=0.99,
-                        help="share of exact above-threshold neighbours the kNN search must find (default 0.99)")
+                        help="share of exact above-threshold neighbours the kNN search must find")
     parser.add_argument("--summary", default=None,
                         help="also write threshold, calibration and metrics as JSON here")
 
