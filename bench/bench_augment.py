@@ -27,7 +27,6 @@ import os
 import platform
 import shlex
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -51,8 +50,8 @@ from colorvariants.data.augment import (  # noqa: E402
     SimCLRViewConfig,
     SimCLRViews,
 )
-from colorvariants.io import write_text  # noqa: E402
 from colorvariants.models.backbones import create_backbone  # noqa: E402
+from _common import cpu_model, replace_section  # noqa: E402  (bench/ is on sys.path)
 
 SECTION = "## Augmentations"
 
@@ -99,29 +98,8 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return platform.processor() or "unknown CPU"
-    for line in out.splitlines():
-        if line.startswith("Model name:"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
-def replace_section(path: Path, body: str) -> None:
-    """Replace (or append) the ``## Augmentations`` section of BENCHMARKS.md, keeping every other section."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
-    if start is None:
-        new = text.rstrip("\n") + "\n\n" + body.rstrip("\n") + "\n"
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        rest = [""] + lines[end:] if end < len(lines) else []
-        new = "\n".join(lines[:start] + body.rstrip("\n").splitlines() + rest).rstrip("\n") + "\n"
-    write_text(path, new)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -234,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     ])
     print(body)
     if not args.no_write:
-        replace_section(args.out, body)
+        replace_section(args.out, SECTION, body)
         print(f"\nwrote the {SECTION!r} section of {args.out}")
     return 0
 

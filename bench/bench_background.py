@@ -22,7 +22,6 @@ import datetime as dt
 import os
 import platform
 import shlex
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,7 +48,7 @@ from colorvariants.data.background import (  # noqa: E402
 from colorvariants.data.catalog import Catalog  # noqa: E402
 from colorvariants.data.images import load_rgb  # noqa: E402
 from colorvariants.data.synth import SynthConfig, scene, write_synthetic_catalog  # noqa: E402
-from colorvariants.io import write_text  # noqa: E402
+from _common import cpu_model, replace_section  # noqa: E402  (bench/ is on sys.path)
 
 SECTION = "## Background removal"
 KIND_ORDER = ("plain", "gradient", "room", "planks", "textured")
@@ -116,29 +115,8 @@ def run_backend(name: str, remover: BackgroundRemover, images: list[Any], truths
     return Result(name, iou, boxes, seconds)
 
 
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return platform.processor() or "unknown CPU"
-    for line in out.splitlines():
-        if line.startswith("Model name:"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
-def replace_section(path: Path, body: str) -> None:
-    """Replace (or append) this benchmark's section of BENCHMARKS.md, keeping every other section."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
-    if start is None:
-        new = text.rstrip("\n") + "\n\n" + body.rstrip("\n") + "\n"
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        rest = [""] + lines[end:] if end < len(lines) else []
-        new = "\n".join(lines[:start] + body.rstrip("\n").splitlines() + rest).rstrip("\n") + "\n"
-    write_text(path, new)
 
 
 def table(results: list[Result], kinds: np.ndarray) -> list[str]:
@@ -239,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join(body)
     print(text)
     if not args.no_write:
-        replace_section(args.out, text)
+        replace_section(args.out, SECTION, text)
         print(f"\nwrote the {SECTION!r} section of {args.out}")
     return 0
 

@@ -21,7 +21,6 @@ import datetime as dt
 import os
 import platform
 import shlex
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,7 +42,7 @@ sys.path.insert(0, str(REPO))
 from colorvariants.data.cache import ImageCache  # noqa: E402
 from colorvariants.data.catalog import Catalog  # noqa: E402
 from colorvariants.data.datamodule import CatalogDataModule, DataConfig  # noqa: E402
-from colorvariants.io import write_text  # noqa: E402
+from _common import cpu_model, replace_section  # noqa: E402  (bench/ is on sys.path)
 
 SECTION = "## Loader"
 
@@ -115,29 +114,8 @@ def time_epochs(loader: Iterable[Any], epochs: int, count: Callable[[Any], int])
     return best, n
 
 
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return platform.processor() or "unknown CPU"
-    for line in out.splitlines():
-        if line.startswith("Model name:"):
-            return line.split(":", 1)[1].strip()
-    return "unknown CPU"
 
 
-def replace_section(path: Path, body: str) -> None:
-    """Replace (or append) the ``## Loader`` section of BENCHMARKS.md, keeping every other section."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
-    if start is None:
-        new = text.rstrip("\n") + "\n\n" + body.rstrip("\n") + "\n"
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        rest = [""] + lines[end:] if end < len(lines) else []
-        new = "\n".join(lines[:start] + body.rstrip("\n").splitlines() + rest).rstrip("\n") + "\n"
-    write_text(path, new)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -219,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     ])
     print(body)
     if not args.no_write:
-        replace_section(args.out, body)
+        replace_section(args.out, SECTION, body)
         print(f"\nwrote the {SECTION!r} section of {args.out}")
     return 0
 

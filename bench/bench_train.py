@@ -59,8 +59,8 @@ from lightly.transforms import SimCLRTransform  # noqa: E402
 from colorvariants.data.catalog import Catalog  # noqa: E402
 from colorvariants.data.datamodule import DataConfig  # noqa: E402
 from colorvariants.data.synth import SynthConfig, write_synthetic_catalog  # noqa: E402
-from colorvariants.io import write_text  # noqa: E402
 from colorvariants.models.training import FitConfig, TrainerConfig, fit  # noqa: E402
+from _common import cpu_model, replace_section  # noqa: E402  (bench/ is on sys.path)
 
 SECTION = "## Training loop"
 CLAIM = 1.5  # the issue: ours must reach at least this multiple of the plain loop's images/s
@@ -184,28 +184,8 @@ def rate(history: list[dict[str, float]], minus: list[float] | None = None) -> t
     return images, seconds
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
-def replace_section(path: Path, body: str) -> None:
-    """Replace (or append) the ``## Training loop`` section of BENCHMARKS.md, keeping every other section."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.strip() == SECTION), None)
-    if start is None:
-        new = text.rstrip("\n") + "\n\n" + body.rstrip("\n") + "\n"
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        rest = [""] + lines[end:] if end < len(lines) else []
-        new = "\n".join(lines[:start] + body.rstrip("\n").splitlines() + rest).rstrip("\n") + "\n"
-    write_text(path, new)
 
 
 @dataclass
@@ -366,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(body)
     if not args.no_write:
-        replace_section(args.out, body)
+        replace_section(args.out, SECTION, body)
         print(f"\nwrote the {SECTION!r} section of {args.out}")
     return 0
 
