@@ -180,3 +180,46 @@ class TestProtocol:
         bad[4] = 0
         with pytest.raises(EmbeddingError, match="zero"):
             inshop_protocol_metrics(bad, ids)
+
+
+class TestEvaluateInshopCli:
+    """import -> embed (an untrained network) -> ``evaluate --protocol inshop`` -> metrics.json, on the fixture."""
+
+    def test_end_to_end(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        import json
+
+        from colorvariants.models.checkpoint import save_model
+        from colorvariants.retrieval.references import untrained_module
+
+        root = make_inshop(tmp_path / "inshop")
+        for name, item, *_ in ROWS:  # one random pattern per item: images of an item embed identically
+            pattern = np.random.default_rng(int(item[3:])).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+            Image.fromarray(pattern).save(root / "Img" / name)
+        model = save_model(untrained_module("resnet18", image_size=32), tmp_path / "model.pt")
+        manifest, emb, out = tmp_path / "m.csv", tmp_path / "emb", tmp_path / "inshop.json"
+        assert main(["import", "deepfashion-inshop", "--root", str(root), "--out", str(manifest)]) == 0
+        assert main(["embed", "--ckpt", str(model), "--manifest", str(manifest), "--root", str(root / "Img"),
+                     "--out", str(emb), "--cache-dir", str(tmp_path / "cache")]) == 0
+        assert pd.read_parquet(emb / "ids.parquet")["inshop_status"].tolist() == [r[2] for r in ROWS]
+        capsys.readouterr()
+
+        assert main(["evaluate", "--embeddings", str(emb), "--protocol", "inshop", "--ks", "1,5",
+                     "--out", str(out)]) == 0
+        assert "recall@1=1.0000" in capsys.readouterr().out
+        metrics = json.loads(out.read_text())
+        assert metrics["protocol_name"] == "inshop" and "In-shop" in metrics["protocol"]
+        assert metrics["recall@1"] == 1.0 and metrics["queries"] == 2 and metrics["gallery"] == 3
+
+        # The default protocol on the same set still runs (colour variants: item 80 has variants 01 and 03).
+        assert main(["evaluate", "--embeddings", str(emb), "--out", str(tmp_path / "default.json")]) == 0
+        assert json.loads((tmp_path / "default.json").read_text())["protocol_name"] == "default"
+
+    def test_without_split_says_how_to_fix(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        from colorvariants.retrieval.store import EmbeddingSet
+
+        ids = read_deepfashion_inshop(make_inshop(tmp_path / "inshop", images=False)).drop(columns=["inshop_status"])
+        EmbeddingSet(np.eye(len(ids), dtype=np.float32), ids, {}).save(tmp_path / "emb")
+        code = main(["evaluate", "--embeddings", str(tmp_path / "emb"), "--protocol", "inshop",
+                     "--out", str(tmp_path / "m.json")])
+        assert code == 2 and not (tmp_path / "m.json").exists()
+        assert "no 'inshop_status' column" in capsys.readouterr().err
