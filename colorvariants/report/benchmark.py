@@ -3,6 +3,8 @@
 For each method: fit on the train split (validation on val), embed the test split, evaluate with the protocol
 (shared/docs/protocol.md), export colour-variant groups, and keep a few queries' neighbours for the report.
 Reference rows that need no training, ``untrained`` and ``color_histogram``, are evaluated the same way.
+With ``preprocess`` (background-remover names), every row also runs on the background-removed catalog as
+``<row>+bg-<backend>`` (``catalog_versions``), so the report compares original and background-removed images.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from colorvariants.data.datamodule import DataConfig
 from colorvariants.errors import EmbeddingError
 from colorvariants.io import write_json
 from colorvariants.models.training import FitConfig, TrainerConfig, fit
+from colorvariants.report.catalog_versions import CatalogVersion, background_removed, original_version
 from colorvariants.retrieval.dedup import find_groups
 from colorvariants.retrieval.embed import EmbedConfig, embed_catalog
 from colorvariants.retrieval.evaluate import evaluate_embeddings
@@ -81,6 +84,9 @@ class BenchmarkConfig:
     dedup_k: int = 10
     dedup_precision: float = 0.9
     progress_bar: bool = True
+    # Background removers (BACKGROUND_REMOVERS names): each adds a "<row>+bg-<name>" twin of every row.
+    preprocess: tuple[str, ...] = ()
+    preprocess_workers: int = 2
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -125,7 +131,9 @@ class BenchmarkRunner:
         if "split" not in catalog.frame.columns or (catalog.frame["split"] == "").any():
             catalog = catalog.assign_splits(seed=cfg.seed)
         self.catalog = catalog
-        self.test = catalog.split("test")
+        self.original = original_version(catalog)
+        self.test = self.original.test
+        self.versions: list[CatalogVersion] = [self.original]  # + background-removed ones, made in run()
         self.cache_dir = str(self.out / "cache")
         self.results: dict[str, dict[str, Any]] = {}
         self.neighbors: dict[str, Any] = {}
@@ -150,41 +158,57 @@ class BenchmarkRunner:
         data = apply_overrides(data, list(variant.overrides) + list(self.cfg.overrides))
         return from_dict(FitConfig, data)
 
-    def run_method(self, name: str) -> dict[str, Any]:
+    def run_method(self, name: str, version: CatalogVersion | None = None) -> dict[str, Any]:
+        """Train row ``name`` (a ``VARIANTS`` key) on ``version`` of the catalog (default: the original)."""
         if name not in VARIANTS:
             raise ValueError(f"unknown benchmark method {name!r}; known: {sorted(VARIANTS)} + {list(REFERENCES)}")
+        version = version or self.original
+        row_name = version.row_name(name)
         cfg = self.fit_config(name)
-        run_dir = self.out / "runs" / name
-        result = fit(cfg, self.catalog, run_dir)
-        emb = embed_catalog(result.model_path, self.test, self.out / "embeddings" / name,
+        result = fit(cfg, version.catalog, self.out / "runs" / row_name)
+        emb = embed_catalog(result.model_path, version.test, self.out / "embeddings" / row_name,
                             EmbedConfig(cache_dir=self.cache_dir, progress=False))
-        row = self._evaluate(name, emb)
+        row = self._evaluate(row_name, version.with_source_paths(emb))
         row.update({"train_seconds": round(result.train_seconds, 2), "epochs": result.epochs,
                     "images_per_second": round(result.images_per_second, 2), "method": cfg.method,
                     "description": VARIANTS[name].description, "config": to_dict(cfg)})
         return row
 
-    def run_untrained(self) -> dict[str, Any]:
+    def run_untrained(self, version: CatalogVersion | None = None) -> dict[str, Any]:
+        version = version or self.original
+        row_name = version.row_name("untrained")
         module = untrained_module(self.cfg.backbone, self.cfg.image_size, seed=self.cfg.seed)
-        emb = embed_catalog(module, self.test, self.out / "embeddings" / "untrained",
+        emb = embed_catalog(module, version.test, self.out / "embeddings" / row_name,
                             EmbedConfig(cache_dir=self.cache_dir, progress=False))
-        row = self._evaluate("untrained", emb)
+        row = self._evaluate(row_name, version.with_source_paths(emb))
         row.update({"train_seconds": 0.0, "epochs": 0, "images_per_second": 0.0, "method": "untrained",
                     "description": f"randomly initialised {self.cfg.backbone}, pooled features"})
         return row
 
-    def run_color_histogram(self) -> dict[str, Any]:
-        cache = ImageCache.build(self.test, self.cfg.image_size, self.cache_dir, progress=False)
+    def run_color_histogram(self, version: CatalogVersion | None = None) -> dict[str, Any]:
+        version = version or self.original
+        row_name, test = version.row_name("color_histogram"), version.test
+        cache = ImageCache.build(test, self.cfg.image_size, self.cache_dir, progress=False)
         rows = np.flatnonzero(np.asarray(cache.valid))
         vectors = color_histogram(np.asarray(cache.images)[rows])
-        keep = [c for c in ("image_path", "product_id", "style_id", "split") if c in self.test.frame.columns]
-        emb = EmbeddingSet(vectors, self.test.frame.iloc[rows][keep].reset_index(drop=True),
+        keep = [c for c in ("image_path", "product_id", "style_id", "split") if c in test.frame.columns]
+        emb = EmbeddingSet(vectors, test.frame.iloc[rows][keep].reset_index(drop=True),
                            {"method": "color_histogram"})
-        emb.save(self.out / "embeddings" / "color_histogram")
-        row = self._evaluate("color_histogram", emb)
+        emb.save(self.out / "embeddings" / row_name)
+        row = self._evaluate(row_name, version.with_source_paths(emb))
         row.update({"train_seconds": 0.0, "epochs": 0, "images_per_second": 0.0, "method": "color_histogram",
                     "description": "joint RGB histogram, 8 bins per channel"})
         return row
+
+    def prepare_versions(self) -> list[CatalogVersion]:
+        """The original catalog plus one background-removed copy per ``cfg.preprocess`` backend (made once,
+        resumable, under ``DIR/preprocessed/<backend>/``)."""
+        self.versions = [self.original] + [
+            background_removed(self.catalog, backend, self.out, workers=self.cfg.preprocess_workers,
+                               progress=self.cfg.progress_bar)
+            for backend in self.cfg.preprocess
+        ]
+        return self.versions
 
     def _evaluate(self, name: str, emb: EmbeddingSet) -> dict[str, Any]:
         metrics = evaluate_embeddings(emb)
@@ -207,20 +231,26 @@ class BenchmarkRunner:
         started = _dt.datetime.now().isoformat(timespec="seconds")
         t0 = time.perf_counter()
         rows = list(self.cfg.methods) + [r for r in self.cfg.references if r not in self.cfg.methods]
-        runners = {"untrained": self.run_untrained, "color_histogram": self.run_color_histogram}
-        for name in rows:
-            print(f"[benchmark] {name} ...", flush=True)
-            self.results[name] = runners[name]() if name in runners else self.run_method(name)
-            r = self.results[name]
-            print(f"[benchmark] {name}: recall@1={r['recall@1']:.3f} map@r={r['map@r']:.3f} "
-                  f"epochs={r['epochs']} train={r['train_seconds']:.0f}s", flush=True)
-            self._write(started, time.perf_counter() - t0)  # partial results survive a crash
+        references = {"untrained": self.run_untrained, "color_histogram": self.run_color_histogram}
+        self.prepare_versions()
+        for base in rows:
+            for version in self.versions:  # a row's twins side by side: original, then each bg-removed copy
+                name = version.row_name(base)
+                print(f"[benchmark] {name} ...", flush=True)
+                row = references[base](version) if base in references else self.run_method(base, version)
+                row.update(version.row_fields(base), reference=base in references)
+                self.results[name] = row
+                print(f"[benchmark] {name}: recall@1={row['recall@1']:.3f} map@r={row['map@r']:.3f} "
+                      f"epochs={row['epochs']} train={row['train_seconds']:.0f}s", flush=True)
+                self._write(started, time.perf_counter() - t0)  # partial results survive a crash
         return self._write(started, time.perf_counter() - t0)
 
     def _write(self, started: str, seconds: float) -> dict[str, Any]:
         doc = {
             "methods": self.results,
-            "dataset": {**dataset_summary(self.catalog, self.test), "image_size": self.cfg.image_size},
+            "dataset": {**dataset_summary(self.catalog, self.test), "image_size": self.cfg.image_size,
+                        **({"preprocessed": {v.preprocess: v.summary() for v in self.versions if not v.is_original}}
+                           if len(self.versions) > 1 else {})},
             "config": {**to_dict(self.cfg), "machine": machine_description(), "started": started,
                        "wall_seconds": round(seconds, 1)},
         }

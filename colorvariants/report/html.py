@@ -3,7 +3,8 @@
 Everything is inside the file: images are base64 JPEG thumbnails, plots are inline SVG drawn by
 ``colorvariants.report.svg``, the style sheet is inline, and there is no JavaScript, external font or link, so
 the page looks the same offline, in a mail attachment and in a headless browser. Sections, in reading order:
-the headline (who wins recall@1 and by how much), the metrics table, recall@k curves, training curves, a
+the headline (who wins recall@1 and by how much), the metrics table, original vs background-removed rows
+(only when the benchmark ran with ``--preprocess``), recall@k curves, training curves, a
 gallery of sample queries with each method's top-5 neighbours (hits and misses marked), samples of the
 exported colour-variant groups, and the dataset and settings behind every number (shared/docs/protocol.md asks
 each number to come with its method, config, backbone, image size, epochs, wall-clock and hardware).
@@ -26,7 +27,7 @@ import pandas as pd
 
 from colorvariants.io import write_text
 from colorvariants.report.images import Thumbnails
-from colorvariants.report.results import RECALL_KS, BenchmarkResults, EpochCurves
+from colorvariants.report.results import ORIGINAL, RECALL_KS, BenchmarkResults, EpochCurves
 from colorvariants.report.svg import PALETTE, REFERENCE_COLORS, Series, bar_chart, line_chart, nice_ticks
 
 REPORT_FILE = "report.html"
@@ -39,6 +40,7 @@ TABLE_METRICS: tuple[tuple[str, str], ...] = (
     *((f"recall@{k}", f"R@{k}") for k in RECALL_KS),
     ("map@r", "mAP@R"),
 )
+PREPROCESS_METRICS: tuple[tuple[str, str], ...] = (("recall@1", "R@1"), ("map@r", "mAP@R"))
 
 
 def render_report(
@@ -77,6 +79,8 @@ def build_html(
     page = _Page(results)
     sections = [
         ("metrics", "Metrics", page.metrics_section()),
+        *([("preprocess", "Original vs background removed", page.preprocess_section())]
+          if results.preprocess_pairs() else []),
         ("curves", "Recall@k", page.recall_section()),
         ("training", "Training", page.training_section()),
         ("gallery", "Gallery", page.gallery_section(gallery_queries)),
@@ -183,10 +187,11 @@ class _Page:
                 best[key] = max(v for v in values if not math.isnan(v))
         seconds = [r.metric(m, "train_seconds") for m in trained if r.metric(m, "train_seconds") > 0]
         speeds = [r.metric(m, "images_per_second") for m in trained if r.metric(m, "images_per_second") > 0]
+        show_preprocess = any(r.preprocess_of(m) != ORIGINAL for m in self.order)
         rows = []
         for name in self.order:
             ref = r.is_reference(name)
-            cells = []
+            cells = [_td_text(_preprocess_label(r.preprocess_of(name)))] if show_preprocess else []
             for key, _ in TABLE_METRICS:
                 v = r.metric(name, key)
                 top = key in best and not math.isnan(v) and math.isclose(v, best[key], abs_tol=1e-12)
@@ -209,7 +214,8 @@ class _Page:
             detail = f'<div class="small">{html.escape(str(about))}</div>' if about else ""
             rows.append(f'<tr class="{"ref" if ref else "trained"}"><th scope="row">{self.swatch(name)}'
                         f'{html.escape(name)}{star}{tag}{detail}</th>{"".join(cells)}</tr>')
-        head = "".join(f"<th>{label}</th>" for _, label in TABLE_METRICS)
+        head = "<th>preprocess</th>" if show_preprocess else ""
+        head += "".join(f"<th>{label}</th>" for _, label in TABLE_METRICS)
         return (
             '<p class="lead">Retrieval on styles never seen in training: a query is an image whose style has '
             "another colour; a hit is an image of the same style but another product "
@@ -218,6 +224,40 @@ class _Page:
             f'<table class="metrics"><thead><tr><th>method</th>{head}<th>epochs</th><th>train time</th>'
             f"<th>images/s</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
         )
+
+    # -- original vs background removed -------------------------------------------------------------------
+    def preprocess_section(self) -> str:
+        """Each method and reference run on the original and on background-removed images, side by side, with
+        the change in points (shared/docs/background.md: it helps shallow from-scratch networks, not always)."""
+        r = self.r
+        pairs = r.preprocess_pairs()
+        versions = [ORIGINAL] + sorted({p for rows in pairs.values() for p in rows if p != ORIGINAL})
+        head = "".join(f"<th>{html.escape(_preprocess_label(v))}<br>{label}</th>"
+                       for v in versions for _, label in PREPROCESS_METRICS)
+        body = []
+        for base, rows in pairs.items():
+            cells = []
+            for version in versions:
+                for key, _ in PREPROCESS_METRICS:
+                    name = rows.get(version)
+                    value = r.metric(name, key) if name else math.nan
+                    change = ""
+                    if version != ORIGINAL and ORIGINAL in rows and not math.isnan(value):
+                        gap = value - r.metric(rows[ORIGINAL], key)
+                        if not math.isnan(gap):
+                            change = f' <span class="small">({_signed(gap)})</span>'
+                    cells.append(_td(f"<span>{_pct(value)}</span>{change}"))
+            ref = r.is_reference(rows.get(ORIGINAL) or next(iter(rows.values())))
+            tag = '<span class="tag">reference</span>' if ref else ""
+            body.append(f'<tr class="{"ref" if ref else "trained"}"><th scope="row">{html.escape(base)}{tag}</th>'
+                        f'{"".join(cells)}</tr>')
+        return ('<p class="lead">The same rows trained and evaluated on the catalog as given and with its '
+                "background removed (same splits, same test images; changes in points against the original in "
+                "brackets). Removal helps shallow networks trained from scratch and can hurt deep pretrained ones "
+                "(shared/docs/background.md), so measure it on your catalog. The gallery and groups below show "
+                "the original photos for every row.</p>"
+                f'<table class="metrics"><thead><tr><th>row</th>{head}</tr></thead>'
+                f'<tbody>{"".join(body)}</tbody></table>')
 
     # -- charts -----------------------------------------------------------------------------------------
     def recall_section(self) -> str:
@@ -415,8 +455,12 @@ def _pct(value: float) -> str:
 
 
 def _points(gap: float) -> str:
-    sign = "+" if gap >= 0 else "−"
-    return f"{sign}{abs(gap) * 100:.1f} points"
+    return f"{_signed(gap)} points"
+
+
+def _signed(gap: float) -> str:
+    """A difference of shares in percentage points, signed: ``+1.2``, ``−0.4``."""
+    return f"{'+' if gap >= 0 else '−'}{abs(gap) * 100:.1f}"
 
 
 def _duration(seconds: float) -> str:
@@ -467,6 +511,19 @@ def _grouping_quality(grouping: Any) -> str:
 
 def _td(content: str, best: bool = False) -> str:
     return f'<td class="num{" best" if best else ""}">{content}</td>'
+
+
+def _td_text(text: str) -> str:
+    return f'<td class="small wrap">{html.escape(text)}</td>'
+
+
+def _preprocess_label(preprocess: str) -> str:
+    """``none`` -> ``original``; ``bg-floodfill`` -> ``background removed (floodfill)``."""
+    if preprocess == ORIGINAL:
+        return "original"
+    if preprocess.startswith("bg-"):
+        return f"background removed ({preprocess[3:]})"
+    return preprocess
 
 
 def _at(rows: list[list[Any]], i: int) -> list[Any]:
@@ -577,6 +634,7 @@ padding:7px 10px;border-bottom:1px solid var(--line);text-align:left;white-space
 border-bottom:2px solid var(--line)}
 .metrics td.num{text-align:right;font-variant-numeric:tabular-nums;position:relative}
 .metrics td.num span{position:relative}
+.metrics td.wrap{white-space:normal;min-width:90px;max-width:130px}
 .metrics td.best{background:var(--best);color:#17692b;font-weight:700}
 .metrics tr.ref{background:#f7f7f9;color:#6b6b76}.metrics tr.ref th{font-style:italic;font-weight:500}
 .cellbar{position:absolute;left:0;top:7px;bottom:7px;opacity:.2;border-radius:0 4px 4px 0}

@@ -30,6 +30,7 @@ from colorvariants.retrieval.store import IDS_FILE
 # Rows that measure the task, not a training method: an untrained backbone and a colour histogram.
 REFERENCE_METHODS = ("untrained", "color_histogram")
 RECALL_KS = (1, 5, 10, 20)
+ORIGINAL = "none"  # the ``preprocess`` of rows trained on the catalog as given (no --preprocess)
 METRICS_FILE = "metrics.json"
 NEIGHBORS_FILE = "neighbors.json"
 
@@ -118,6 +119,22 @@ class BenchmarkResults:
         if m.get("reference") is not None:
             return bool(m["reference"])
         return name in REFERENCE_METHODS
+
+    def preprocess_of(self, name: str) -> str:
+        """How a row's images were prepared: ``"none"`` (as given) or e.g. ``"bg-floodfill"``."""
+        return str(self.methods.get(name, {}).get("preprocess") or ORIGINAL)
+
+    def base_of(self, name: str) -> str:
+        """The method or reference a row runs (``cvssl`` for ``cvssl+bg-floodfill``)."""
+        return str(self.methods.get(name, {}).get("base") or name)
+
+    def preprocess_pairs(self) -> dict[str, dict[str, str]]:
+        """``{base: {preprocess: row name}}`` for every base run on more than one catalog version (the
+        "original vs background removed" comparison), in file order."""
+        pairs: dict[str, dict[str, str]] = {}
+        for name in self.methods:
+            pairs.setdefault(self.base_of(name), {})[self.preprocess_of(name)] = name
+        return {base: rows for base, rows in pairs.items() if len(rows) > 1}
 
     def metric(self, name: str, key: str) -> float:
         """A metric of a method as a float (NaN when absent or not a number)."""

@@ -21,19 +21,26 @@ def add_benchmark_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--no-references", action="store_true", help="skip the untrained / colour-histogram rows")
+    p.add_argument("--preprocess", action="append", default=[], metavar="BACKEND",
+                   help="also run every row on the catalog with its background removed by BACKEND (floodfill, "
+                        "grabcut, rembg; repeatable or comma-separated): rows '<row>+bg-BACKEND', images prepared "
+                        "once under OUT/preprocessed/BACKEND/")
+    p.add_argument("--preprocess-workers", type=int, default=2, help="processes for --preprocess (default 2)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides applied to every method")
 
 
 def benchmark_config(args: argparse.Namespace):  # -> BenchmarkConfig
     from colorvariants.report.benchmark import REFERENCES, BenchmarkConfig
+    from colorvariants.report.catalog_versions import parse_preprocess
 
     return BenchmarkConfig(
         methods=tuple(m.strip() for m in args.methods.split(",") if m.strip()),
         image_size=args.image_size, max_epochs=args.max_epochs, max_minutes=args.max_minutes,
         backbone=args.backbone, batch_size=args.batch_size, seed=args.seed, threads=args.threads,
         references=() if args.no_references else REFERENCES, overrides=tuple(args.overrides or ()),
-        progress_bar=not args.no_progress,
+        progress_bar=not args.no_progress, preprocess=parse_preprocess(args.preprocess),
+        preprocess_workers=args.preprocess_workers,
     )
 
 
@@ -55,9 +62,10 @@ def run(args: argparse.Namespace) -> int:
 def print_table(doc: dict) -> None:
     """The metrics table on the terminal."""
     keys = ("recall@1", "recall@5", "recall@10", "recall@20", "map@r")
-    print(f"{'method':<18}" + "".join(f"{k:>10}" for k in keys) + f"{'epochs':>8}{'train s':>9}{'img/s':>8}")
+    width = max([18, *(len(name) + 2 for name in doc["methods"])])
+    print(f"{'method':<{width}}" + "".join(f"{k:>10}" for k in keys) + f"{'epochs':>8}{'train s':>9}{'img/s':>8}")
     for name, row in doc["methods"].items():
-        print(f"{name:<18}" + "".join(f"{row[k]:>10.3f}" for k in keys)
+        print(f"{name:<{width}}" + "".join(f"{row[k]:>10.3f}" for k in keys)
               + f"{row['epochs']:>8}{row['train_seconds']:>9.0f}{row['images_per_second']:>8.0f}")
 
 
