@@ -1,9 +1,16 @@
-"""Shared fixtures: small synthetic catalogs generated once per session (the project makes its own data)."""
+"""Shared fixtures: small synthetic catalogs generated once per session (the project makes its own data), and the
+CLI run in a subprocess (``cli``) or killed mid-run (``kill_cli``)."""
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,3 +34,63 @@ def small_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     out = tmp_path_factory.mktemp("small_catalog")
     return write_synthetic_catalog(out, SynthConfig(styles=80, seed=5, size=64), progress=False)
+
+
+# -- running the CLI in a subprocess, and killing it mid-run (fault-injection tests) ---------------------------
+CLI_ENV = {**os.environ, "WANDB_MODE": "offline", "PYTHONUNBUFFERED": "1"}
+
+
+CLI = (sys.executable, "-m", "colorvariants")
+
+
+def run_cli(
+    *args: str, timeout: int = 400, check: bool = True, launcher: Sequence[str] = CLI, **kwargs: Any
+) -> subprocess.CompletedProcess:
+    """``python -m colorvariants ARGS`` in a fresh process; with ``check`` a non-zero exit fails the test.
+
+    ``launcher`` replaces ``python -m colorvariants`` (e.g. a wrapper that kills the run at a chosen point);
+    other keyword arguments go to ``subprocess.run`` (e.g. ``preexec_fn`` to set resource limits).
+    """
+    out = subprocess.run([*launcher, *args], env=CLI_ENV, capture_output=True, text=True, timeout=timeout,
+                         **kwargs)
+    if check:
+        assert out.returncode == 0, f"{args[0]} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+    return out
+
+
+def kill_cli_when(args: Sequence[str], ready: Callable[[], bool], *, timeout: float = 120) -> bool:
+    """Start ``python -m colorvariants ARGS`` in its own session and SIGKILL the whole group once ``ready()``.
+
+    ``ready`` polls the disk (a temp file appeared, N shards or journal lines exist), so the kill lands at a
+    point of the run rather than after a guessed sleep. Returns True when killed, False when the run ended
+    first (the caller then recreates the state a kill would leave, or fails).
+    """
+    proc = subprocess.Popen([*CLI, *args], env=CLI_ENV,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    killed = False
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        if ready():
+            os.killpg(proc.pid, signal.SIGKILL)
+            killed = True
+            break
+        time.sleep(0.002)
+    else:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=60)
+            raise AssertionError(f"{args[0]} neither finished nor reached the kill point in {timeout}s")
+    proc.wait(timeout=60)
+    return killed and proc.returncode == -signal.SIGKILL
+
+
+@pytest.fixture(scope="session")
+def cli() -> Callable[..., subprocess.CompletedProcess]:
+    """``run_cli``: the CLI in a subprocess, failing the test on a non-zero exit."""
+    return run_cli
+
+
+@pytest.fixture(scope="session")
+def kill_cli() -> Callable[..., bool]:
+    """``kill_cli_when``: start the CLI and SIGKILL it at a point of the run."""
+    return kill_cli_when

@@ -44,7 +44,7 @@ from colorvariants.data.catalog import BBOX_COLUMNS, Catalog
 from colorvariants.data.images import DEFAULT_MAX_PIXELS, Box, UnreadableImageError, load_mask, open_image
 from colorvariants.data.problems import Problem
 from colorvariants.errors import ColorVariantsError, ImageLoadError, ManifestError
-from colorvariants.io import save_npy, write_json
+from colorvariants.io import create_npy, save_npy, write_json
 
 OnError = Literal["raise", "skip"]
 Crop = Literal["none", "bbox", "mask"]
@@ -391,7 +391,7 @@ class _Builder:
             except (OSError, ValueError):  # a header cut short by a crash during creation
                 pass
             path.unlink()
-        return np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=shape), False
+        return create_npy(path, np.uint8, shape), False
 
     def _replay_progress(self) -> None:
         """Restore row states from ``progress.log``; a torn last line (crash mid-append) is ignored."""

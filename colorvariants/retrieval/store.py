@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from colorvariants.errors import EmbeddingError
-from colorvariants.io import atomic_path, write_json
+from colorvariants.io import atomic_path, create_npy, write_json
 
 FORMAT = "colorvariants.embeddings"
 VERSION = 1
@@ -253,7 +253,7 @@ class EmbeddingSet:
         directory.mkdir(parents=True, exist_ok=True)
         (directory / META_FILE).unlink(missing_ok=True)
         with atomic_path(directory / EMBEDDINGS_FILE, suffix=".npy") as tmp:
-            out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=self.vectors.shape)
+            out = create_npy(tmp, np.float32, self.vectors.shape)
             normalize_rows(self.vectors, out=out)
             out.flush()
             del out
@@ -371,9 +371,7 @@ class EmbeddingWriter:
         self.ids = ids.reset_index(drop=True)
         self.meta = dict(meta or {})
         self._partial = self.directory / f".{EMBEDDINGS_FILE}.partial.npy"
-        self._array: np.memmap | None = np.lib.format.open_memmap(
-            self._partial, mode="w+", dtype=np.float32, shape=(count, dim)
-        )
+        self._array: np.memmap | None = create_npy(self._partial, np.float32, (count, dim))
         self._written = np.zeros(count, dtype=bool)
 
     def write(self, start: int, batch: np.ndarray) -> None:

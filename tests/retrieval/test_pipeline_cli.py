@@ -7,12 +7,9 @@ Also: a SIGKILLed ``embed`` resumes and its final files are byte-identical to an
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
-import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -25,18 +22,11 @@ from colorvariants.retrieval.store import EmbeddingSet
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
-ENV = {**os.environ, "WANDB_MODE": "offline", "PYTHONUNBUFFERED": "1"}
-
-
-def cli(*args: str, timeout: int = 400) -> subprocess.CompletedProcess:
-    out = subprocess.run([sys.executable, "-m", "colorvariants", *args], env=ENV, capture_output=True, text=True,
-                         timeout=timeout)
-    assert out.returncode == 0, f"{args[0]} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
-    return out
+Cli = Callable[..., subprocess.CompletedProcess]
 
 
 @pytest.fixture(scope="module")
-def trained(tiny_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def trained(tiny_manifest: Path, tmp_path_factory: pytest.TempPathFactory, cli: Cli) -> dict[str, Path]:
     tmp = tmp_path_factory.mktemp("pipeline")
     cli("fit", "--config", str(ROOT / "configs" / "triplet.yaml"), "--manifest", str(tiny_manifest),
         "--out", str(tmp / "run"), "--max-epochs", "1", "--image-size", "32", "--batch-size", "16",
@@ -44,7 +34,7 @@ def trained(tiny_manifest: Path, tmp_path_factory: pytest.TempPathFactory) -> di
     return {"tmp": tmp, "model": tmp / "run" / "model.pt", "manifest": tiny_manifest}
 
 
-def test_embed_index_evaluate_dedup_query_onnx(trained: dict[str, Path]) -> None:
+def test_embed_index_evaluate_dedup_query_onnx(trained: dict[str, Path], cli: Cli) -> None:
     tmp, model, manifest = trained["tmp"], trained["model"], trained["manifest"]
     emb_dir, index_dir = tmp / "emb", tmp / "index"
     cli("embed", "--ckpt", str(model), "--manifest", str(manifest), "--out", str(emb_dir),
@@ -86,23 +76,18 @@ def test_embed_index_evaluate_dedup_query_onnx(trained: dict[str, Path]) -> None
 
 
 @pytest.mark.faults
-def test_killed_embed_resumes_byte_identical(trained: dict[str, Path]) -> None:
+def test_killed_embed_resumes_byte_identical(
+    trained: dict[str, Path], cli: Cli, kill_cli: Callable[..., bool]
+) -> None:
     tmp, model, manifest = trained["tmp"], trained["model"], trained["manifest"]
     args = ["--ckpt", str(model), "--manifest", str(manifest), "--cache-dir", str(tmp / "cache"),
             "--shard-size", "8", "--batch-size", "4"]
     cli("embed", *args, "--out", str(tmp / "clean"))
 
     out = tmp / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "colorvariants", "embed", *args, "--out", str(out)], env=ENV,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None:
-        if len(list((out / "shards").glob("shard-*.npy"))) >= 2:
-            os.killpg(proc.pid, signal.SIGKILL)
-            break
-        time.sleep(0.005)
-    proc.wait(timeout=60)
-    if proc.returncode == 0:  # it won the race: recreate the state a kill after two shards leaves behind
+    killed = kill_cli(["embed", *args, "--out", str(out)],
+                      lambda: len(list((out / "shards").glob("shard-*.npy"))) >= 2)
+    if not killed:  # it won the race: recreate the state a kill after two shards leaves behind
         for f in ("embeddings.npy", "ids.parquet", "meta.json"):
             (out / f).unlink()
         for shard in sorted((out / "shards").glob("shard-*.npy"))[2:]:

@@ -91,9 +91,16 @@ class IndexBundle:
         return search_in_batches(self.index, queries, min(k, max(self.count, 1)), batch_rows, normalized)
 
     def save(self, directory: str | Path) -> Path:
-        """Write ``index.faiss``, ``ids.parquet`` and ``meta.json`` (last) to ``directory``, atomically."""
+        """Write ``index.faiss``, ``ids.parquet`` and ``meta.json`` (last) to ``directory``, atomically.
+
+        An index already in the folder is replaced; its ``meta.json`` goes first, so a save killed half-way
+        leaves a folder that ``load_index`` calls unfinished, never the new index under the old metadata and
+        ids (two flat indexes of the same shape have files of the same size, which the size check cannot tell
+        apart).
+        """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
+        (directory / META_FILE).unlink(missing_ok=True)
         with atomic_path(directory / INDEX_FILE, suffix=".faiss") as tmp:
             faiss.write_index(self.index, str(tmp))
         with atomic_path(directory / IDS_FILE, suffix=".parquet") as tmp:
