@@ -81,7 +81,19 @@ def kill_cli_when(args: Sequence[str], ready: Callable[[], bool], *, timeout: fl
             proc.wait(timeout=60)
             raise AssertionError(f"{args[0]} neither finished nor reached the kill point in {timeout}s")
     proc.wait(timeout=60)
+    _wait_until_gone(proc.pid)
     return killed and proc.returncode == -signal.SIGKILL
+
+
+def _wait_until_gone(pgid: int, timeout: float = 10.0) -> None:
+    """Wait until no live process is left in group ``pgid`` (killed workers exit a moment after the parent)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.01)
 
 
 @pytest.fixture(scope="session")

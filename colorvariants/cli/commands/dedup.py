@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from colorvariants.cli.registry import register
 
@@ -44,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
         diameter=args.diameter, edge_recall=args.edge_recall,
     )
     result = cfg.find(es, index=index)
+    if args.summary:  # a run killed between the two writes must not leave the old summary beside new groups
+        Path(args.summary).unlink(missing_ok=True)
     result.save(args.out)
     summary = result.summary()
     if args.summary:
