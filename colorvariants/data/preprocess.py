@@ -43,7 +43,7 @@ from colorvariants.data.catalog import BBOX_COLUMNS, Catalog
 from colorvariants.data.images import load_rgb
 from colorvariants.data.problems import Problem
 from colorvariants.errors import ColorVariantsError, ImageLoadError, ManifestError
-from colorvariants.io import atomic_path, write_json
+from colorvariants.io import DiskFullError, atomic_path, write_json
 
 CropMode = Literal["none", "bbox", "mask"]
 OnError = Literal["raise", "skip"]
@@ -279,6 +279,8 @@ def _run_in_process(job: _Job) -> tuple[_Job, _Done | _Failed]:
         raise RuntimeError("preprocess worker used before its initializer ran")
     try:
         return job, _PROCESS_WORKER.run(job)
+    except DiskFullError:  # the disk, not this image: stop the run even under on_error="skip"
+        raise
     except ColorVariantsError as exc:
         return job, _Failed(_problem(job, exc))
 
@@ -387,6 +389,8 @@ def _execute(
         for job in todo:
             try:
                 yield job, worker.run(job)
+            except DiskFullError:  # the disk, not this image: stop the run even under on_error="skip"
+                raise
             except ColorVariantsError as exc:
                 yield job, _Failed(_problem(job, exc), exc)
         return

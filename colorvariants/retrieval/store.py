@@ -251,15 +251,15 @@ class EmbeddingSet:
         directory = Path(directory)
         check = self.validate()
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / META_FILE).unlink(missing_ok=True)
-        with atomic_path(directory / EMBEDDINGS_FILE, suffix=".npy") as tmp:
-            out = create_npy(tmp, np.float32, self.vectors.shape)
+        # Both files are written in full to temp files first: a full disk or a kill then leaves an older set whole.
+        with atomic_path(directory / EMBEDDINGS_FILE, suffix=".npy") as tmp_npy, \
+                atomic_path(directory / IDS_FILE, suffix=".parquet") as tmp_ids:
+            out = create_npy(tmp_npy, np.float32, self.vectors.shape)
             normalize_rows(self.vectors, out=out)
             out.flush()
             del out
-        ids = ids_for_disk(self.ids)
-        with atomic_path(directory / IDS_FILE, suffix=".parquet") as tmp:
-            ids.to_parquet(tmp, index=False)
+            ids_for_disk(self.ids).to_parquet(tmp_ids, index=False)
+            (directory / META_FILE).unlink(missing_ok=True)
         meta = {k: v for k, v in self.meta.items() if k not in RESERVED_META_KEYS}
         meta = {
             "format": FORMAT,
@@ -409,11 +409,11 @@ class EmbeddingWriter:
         self._array.flush()
         del es
         self._array = None
-        (self.directory / META_FILE).unlink(missing_ok=True)
-        with atomic_path(self.directory / EMBEDDINGS_FILE, suffix=".npy") as tmp:
-            self._partial.replace(tmp)
-        with atomic_path(self.directory / IDS_FILE, suffix=".parquet") as tmp:
-            ids_for_disk(self.ids).to_parquet(tmp, index=False)
+        with atomic_path(self.directory / EMBEDDINGS_FILE, suffix=".npy") as tmp_npy, \
+                atomic_path(self.directory / IDS_FILE, suffix=".parquet") as tmp_ids:
+            ids_for_disk(self.ids).to_parquet(tmp_ids, index=False)
+            (self.directory / META_FILE).unlink(missing_ok=True)
+            self._partial.replace(tmp_npy)
         count = int(self._written.size)
         dim = int(np.load(self.directory / EMBEDDINGS_FILE, mmap_mode="r").shape[1])
         meta = {

@@ -46,9 +46,9 @@ def sets(tmp_path_factory: pytest.TempPathFactory, embedding_set_dir: Callable[.
 
 
 @pytest.mark.parametrize(("pattern", "when"), [
-    ("index.faiss", "before"),   # index written to its temp file, nothing renamed yet
-    ("index.faiss", "after"),    # new index.faiss in place, old ids.parquet still there
-    ("ids.parquet", "after"),    # both data files new, meta.json not yet written
+    ("ids.parquet", "before"),   # both new files complete in temp files, old meta.json gone, nothing renamed
+    ("ids.parquet", "after"),    # new ids.parquet in place beside the old index.faiss
+    ("index.faiss", "after"),    # both data files new, meta.json not yet written
 ])
 def test_killed_build_over_an_old_index_never_loads_and_rerun_equals_clean(
     sets: dict[str, Path], cli: Callable[..., subprocess.CompletedProcess], kill_at: Callable[..., None],
@@ -71,15 +71,19 @@ def test_kill_at_a_random_moment_of_a_large_build(
     tmp_path: Path, embedding_set_dir: Callable[..., Path], cli: Callable[..., subprocess.CompletedProcess],
     kill_cli: Callable[..., bool],
 ) -> None:
-    """An asynchronous kill -9 from outside while the index file is being written (a 50k x 128 flat index: 26 MB)."""
+    """An asynchronous kill -9 from outside while the new index file is being written (a 50k x 128 flat index:
+    26 MB) over an older index: the older one is left whole and loadable."""
     emb = embedding_set_dir(tmp_path / "emb", 50_000, 128, seed=2)
     args = ["index", "build", "--embeddings", str(emb), "--kind", "flat", "--out"]
     out = tmp_path / "killed"
+    cli(*args[:2], "--embeddings", str(embedding_set_dir(tmp_path / "old", 1000, 128, seed=3)),
+        "--kind", "flat", "--out", str(out))
+    old = {name: (out / name).read_bytes() for name in FILES}
     killed = kill_cli([*args, str(out)], lambda: bool(temp_files_of(out / "index.faiss")))
     assert killed, "the build finished before its index file was being written"
-    with pytest.raises(IndexFileError, match="unfinished|no such index folder"):
-        load_index(out)
     assert temp_files_of(out / "index.faiss"), "the kill landed mid-write (a temp file is left)"
+    assert {name: (out / name).read_bytes() for name in FILES} == old
+    assert load_index(out).count == 1000
     cli(*args, str(out))
     cli(*args, str(tmp_path / "clean"))
     _assert_same_as_clean(out, tmp_path / "clean")

@@ -93,18 +93,19 @@ class IndexBundle:
     def save(self, directory: str | Path) -> Path:
         """Write ``index.faiss``, ``ids.parquet`` and ``meta.json`` (last) to ``directory``, atomically.
 
-        An index already in the folder is replaced; its ``meta.json`` goes first, so a save killed half-way
-        leaves a folder that ``load_index`` calls unfinished, never the new index under the old metadata and
-        ids (two flat indexes of the same shape have files of the same size, which the size check cannot tell
-        apart).
+        Both data files are written in full to temp files before anything in the folder changes, so a full disk
+        or a kill while writing leaves an older index there whole and loadable. Then the old ``meta.json`` goes,
+        the two files are renamed into place and the new ``meta.json`` is written: a kill between those renames
+        leaves a folder ``load_index`` calls unfinished, never the new files under the old metadata (two flat
+        indexes of the same shape have files of the same size, which the size check cannot tell apart).
         """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / META_FILE).unlink(missing_ok=True)
-        with atomic_path(directory / INDEX_FILE, suffix=".faiss") as tmp:
-            faiss.write_index(self.index, str(tmp))
-        with atomic_path(directory / IDS_FILE, suffix=".parquet") as tmp:
-            ids_for_disk(self.ids).to_parquet(tmp, index=False)
+        with atomic_path(directory / INDEX_FILE, suffix=".faiss") as tmp_index, \
+                atomic_path(directory / IDS_FILE, suffix=".parquet") as tmp_ids:
+            faiss.write_index(self.index, str(tmp_index))
+            ids_for_disk(self.ids).to_parquet(tmp_ids, index=False)
+            (directory / META_FILE).unlink(missing_ok=True)
         reserved = ("format", "version", "kind", "dim", "count", "metric", "files")
         meta = {
             "format": FORMAT,
