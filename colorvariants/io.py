@@ -92,6 +92,18 @@ def atomic_path(dest: str | Path, suffix: str = "") -> Iterator[Path]:
         raise
 
 
+@contextlib.contextmanager
+def disk_full_as_error(path: str | Path) -> Iterator[None]:
+    """Turn a full-disk ``OSError`` raised in the block (appending to a log or journal in place) into a
+    ``DiskFullError`` naming ``path``; readers of such files must already tolerate a torn last line."""
+    try:
+        yield
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise disk_full_error(path, exc) from exc
+        raise
+
+
 def _no_room_left(path: Path, probe_bytes: int = 65_536) -> bool:
     """Whether appending ``probe_bytes`` to ``path`` fails for lack of room.
 

@@ -43,7 +43,7 @@ from colorvariants.data.catalog import BBOX_COLUMNS, Catalog
 from colorvariants.data.images import load_rgb
 from colorvariants.data.problems import Problem
 from colorvariants.errors import ColorVariantsError, ImageLoadError, ManifestError
-from colorvariants.io import DiskFullError, atomic_path, write_json
+from colorvariants.io import DiskFullError, atomic_path, disk_full_as_error, write_json
 
 CropMode = Literal["none", "bbox", "mask"]
 OnError = Literal["raise", "skip"]
@@ -506,7 +506,7 @@ def preprocess_catalog(
     todo = [job for job in jobs if not _is_done(job, done, out_dir)]
     problems: list[Problem] = []
 
-    with open(journal_path, "a", encoding="utf-8") as journal, tqdm(
+    with disk_full_as_error(journal_path), open(journal_path, "a", encoding="utf-8") as journal, tqdm(
         total=len(jobs), initial=len(jobs) - len(todo), desc="preprocess", unit="img", disable=not progress
     ) as bar:
         if journal.tell() > 0 and not journal_path.read_bytes().endswith(b"\n"):
