@@ -30,11 +30,16 @@ def read_manifest_frame(path: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise ManifestError("manifest not found.", file=path, fix="pass the path of a .csv or .parquet manifest.")
     suffix = path.suffix.lower()
+    sep = "\t" if suffix == ".tsv" else ","
     try:
         if suffix in (".parquet", ".pq"):
             frame = pd.read_parquet(path)
+            header = [str(c).strip() for c in frame.columns]
         elif suffix in (".csv", ".tsv", ".txt"):
-            frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", dtype=str, keep_default_na=False)
+            frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+            # pandas renames a repeated column to "name.1"; the raw header line shows the repeat
+            raw = pd.read_csv(path, sep=sep, header=None, nrows=1, dtype=str, keep_default_na=False)
+            header = [str(c).strip() for c in raw.iloc[0].tolist()] if len(raw) else []
         else:
             raise ManifestError(
                 f"unknown manifest format {suffix!r}.", file=path, fix="save the manifest as .csv or .parquet."
@@ -44,6 +49,12 @@ def read_manifest_frame(path: str | Path) -> pd.DataFrame:
     except Exception as exc:  # pandas raises many types for malformed files
         raise ManifestError(f"cannot parse manifest: {exc}", file=path, fix="check it is valid CSV/Parquet.") from exc
     frame.columns = [str(c).strip() for c in frame.columns]
+    repeated = sorted({c for c in header if c and header.count(c) > 1})
+    if repeated:
+        raise ManifestError(
+            f"column(s) {repeated} appear more than once in the header, so which one holds the data is "
+            "ambiguous.", file=path, fix="keep one column of each name (rename or delete the others).",
+        )
     if "row" in frame.columns:  # Catalog keeps each line's number in "row"; a user column would replace it
         raise ManifestError(
             "the column name 'row' is reserved: the tool numbers manifest rows itself in it.", file=path,
@@ -169,9 +180,19 @@ class Catalog:
                         file=src,
                     )
                 )
+        for col in ("image_path", "mask_path"):
+            if col not in f.columns:
+                continue
+            nul = f[col].astype(str).str.contains("\x00", regex=False)
+            for row, path in f.loc[nul, ["row", col]].itertuples(index=False):
+                problems.append(
+                    Problem("error", "nul-in-path", f"{col} {path!r} holds a NUL character.",
+                            fix="correct the path (a NUL often means another encoding was saved).",
+                            row=int(row), file=src)
+                )
         if not self.allow_outside_root:
             for row, path in f[["row", "image_path"]].itertuples(index=False):
-                if path and not self._inside_root(path):
+                if path and "\x00" not in path and not self._inside_root(path):
                     problems.append(
                         Problem("error", "path-escapes-root",
                                 f"image_path {path!r} points outside the image root {str(self.root)!r}.",

@@ -34,6 +34,9 @@ from colorvariants.data.problems import Problem
 from colorvariants.errors import ImageLoadError
 
 KNOWN_SPLITS = ("train", "val", "test")
+# Ids that are a missing value spelt out (``df.astype(str)`` writes NaN as "nan"): read as ids, all such rows
+# would share one product or style and silently become "colour variants" of each other.
+PLACEHOLDER_IDS = frozenset({"nan", "none", "null", "na", "n/a", "<na>"})
 COUNT_KEYS = ("rows", "products", "styles", "images")
 
 
@@ -170,6 +173,19 @@ def _data_problems(catalog: Catalog) -> list[Problem]:
                 fix="add its other colour variants if it has any (it still trains as a negative).",
                 row=int(rec["row"]), file=src,
             ))
+    for col in ("product_id", "style_id"):
+        if col not in f.columns:
+            continue
+        ids = f[col].astype(str)
+        for value in sorted(ids[ids.str.lower().isin(PLACEHOLDER_IDS)].unique().tolist()):
+            rows = f.loc[ids == value, "row"]
+            problems.append(Problem(
+                "warning", f"placeholder-{col.replace('_', '-')}",
+                f"{col} {value!r} ({len(rows)} rows) looks like a missing value written out; these rows are "
+                f"read as one {col.split('_')[0]}.",
+                fix=f"leave {col} empty where it is unknown, or give the real id.",
+                row=int(rows.min()), file=src,
+            ))
     if "split" in f.columns:
         for name in sorted(set(f["split"].unique().tolist()) - set(KNOWN_SPLITS)):
             rows = f.loc[f["split"] == name, "row"]
@@ -202,7 +218,7 @@ def _data_problems(catalog: Catalog) -> list[Problem]:
         ))
     if "mask_path" in f.columns and not catalog.allow_outside_root:
         for row, path in f[["row", "mask_path"]].itertuples(index=False):
-            if path and _escapes_root(catalog, path):
+            if path and "\x00" not in path and _escapes_root(catalog, path):
                 problems.append(Problem(
                     "error", "mask-path-escapes-root",
                     f"mask_path {path!r} points outside the image root {str(catalog.root)!r}.",
@@ -352,7 +368,8 @@ def validate_catalog(
                                 fix="add one row per image: image_path,product_id[,style_id,...].", file=src))
     problems += _data_problems(catalog)
     if check_files and len(f):
-        escaped = {p.row for p in problems if p.code in ("path-escapes-root", "mask-path-escapes-root")}
+        unsafe = ("path-escapes-root", "mask-path-escapes-root", "nul-in-path")
+        escaped = {p.row for p in problems if p.code in unsafe}
         rows = [i for i, (r, path) in enumerate(f[["row", "image_path"]].itertuples(index=False))
                 if path and int(r) not in escaped]  # never open a file outside the root
         problems += _file_problems(

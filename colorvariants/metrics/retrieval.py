@@ -99,7 +99,8 @@ def exact_protocol_metrics(
     """Brute-force reference of the protocol's retrieval metrics (cosine, exclude the query's own product).
 
     Queries: items whose style has at least two products. Gallery of a query: every item except those of the
-    query's own product. Similarity: inner product of L2-normalised rows. Queries are processed in chunks so
+    query's own product. Similarity: inner product of L2-normalised rows (an all-zero row scores 0 against
+    everything); equal similarities rank the lower row first (stable sort). Queries are processed in chunks so
     that N up to a few thousand stays cheap (O(chunk x N) memory); it is exact at any N but O(N^2) in time.
 
     Args:
@@ -113,7 +114,8 @@ def exact_protocol_metrics(
         ``ks``).
 
     Raises:
-        ValueError: shapes disagree, or no style has two products (nothing to evaluate).
+        ValueError: shapes disagree, a row holds NaN or inf (the message names the rows), or no style has two
+            products (nothing to evaluate).
 
     >>> x = np.array([[1, 0], [0.9, 0.1], [0, 1], [0.1, 0.9]], dtype=np.float32)
     >>> exact_protocol_metrics(x, [0, 0, 1, 1], [0, 1, 2, 3], ks=(1,))["recall@1"]
@@ -123,6 +125,7 @@ def exact_protocol_metrics(
     if x.ndim != 2:
         raise ValueError(f"embeddings must be (N, D); got shape {x.shape}")
     n = x.shape[0]
+    _check_finite(x)
     style = _codes(style_labels, n, "style_labels")
     product = _codes(product_labels, n, "product_labels")
     norms = np.linalg.norm(x, axis=1, keepdims=True)
@@ -158,6 +161,19 @@ def exact_protocol_metrics(
     out["map@r"] = float(ap.mean())
     out["n_queries"] = int(queries.size)
     return out
+
+
+def _check_finite(x: np.ndarray) -> None:
+    """Raise naming the rows with NaN/inf: their similarities are undefined and would silently skew ranks."""
+    bad = np.flatnonzero(~np.isfinite(x).all(axis=1))
+    if bad.size:
+        shown = ", ".join(str(r) for r in bad[:10].tolist())
+        more = f", ... and {bad.size - 10} more" if bad.size > 10 else ""
+        raise ValueError(
+            f"{bad.size} embedding row(s) hold NaN or inf (rows {shown}{more}), so their similarities "
+            "and the metrics are undefined. Fix: re-embed those images with a checkpoint whose loss is "
+            "finite, or drop the rows and their labels."
+        )
 
 
 def _products_per_style(style: np.ndarray, product: np.ndarray) -> np.ndarray:
