@@ -244,6 +244,7 @@ class ColorVariantGroups:
         n = es.count
         if n == 0:
             raise EmbeddingError("the embedding set is empty: nothing to group.")
+        es.ensure_valid()
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         vectors = es.unit_vectors()

@@ -58,6 +58,7 @@ class ProtocolLabels:
             styles = styles.where(styles != "", "product:" + product_ids)
         else:
             styles = "product:" + product_ids
+        _check_labels(ids, product_ids, styles)
         style = pd.factorize(styles, sort=True)[0].astype(np.int64)
         product = pd.factorize(product_ids, sort=True)[0].astype(np.int64)
         n_styles = int(style.max()) + 1 if style.size else 0
@@ -70,6 +71,29 @@ class ProtocolLabels:
             n_styles=n_styles,
             n_products=int(product.max()) + 1 if product.size else 0,
             n_single_product_styles=int((products_per_style == 1).sum()),
+        )
+
+
+def _check_labels(ids: pd.DataFrame, product_ids: pd.Series, styles: pd.Series) -> None:
+    """Refuse labels that would silently skew the metrics: an image listed twice for one product (counted twice
+    in every R and every hit list) and a product under two styles (its variants are undefined)."""
+    if "image_path" in ids.columns:
+        dup = pd.DataFrame({"image": ids["image_path"].astype(str), "product": product_ids}).duplicated()
+        if dup.any():
+            shown = ids.loc[dup.to_numpy(), "image_path"].head(5).tolist()
+            raise EmbeddingError(
+                f"{int(dup.sum())} row(s) repeat an image already in the set under the same product_id (e.g. "
+                f"{shown}); each would count twice in recall and mAP@R. Fix: embed each image once (drop the "
+                "repeated rows from the vectors and ids), e.g. after concatenating overlapping sets."
+            )
+    per_product = pd.DataFrame({"product": product_ids, "style": styles}).drop_duplicates()
+    two = per_product["product"].duplicated(keep=False)
+    if two.any():
+        shown = sorted(per_product.loc[two, "product"].unique().tolist())[:5]
+        raise EmbeddingError(
+            f"product_id(s) {shown} appear under two or more style_ids; a product is one colour of one design, "
+            "so its colour variants are undefined. Fix: correct style_id in the manifest (`colorvariants "
+            "validate` lists them) and re-attach it with --manifest."
         )
 
 
@@ -141,12 +165,13 @@ def evaluate_embeddings(
         find and are excluded from queries, but stay in the gallery), ``split``.
 
     Raises:
-        EmbeddingError: empty set or split, no split column, or no style with two products.
+        EmbeddingError: NaN/inf or zero rows, empty set or split, no split column, no style with two products,
+            an image repeated under one product, or a product under two styles.
         ManifestError: embedded images missing from ``manifest``.
     """
-    es = embedding_set
+    es = embedding_set.ensure_valid()
     if manifest is not None:
-        es = EmbeddingSet(es.vectors, attach_manifest(es.ids, manifest), dict(es.meta))
+        es = es.with_ids(attach_manifest(es.ids, manifest))
     if split is not None:
         es = es.split(split)
     n = es.count

@@ -117,6 +117,8 @@ class EmbeddingSet:
     vectors: np.ndarray
     ids: pd.DataFrame
     meta: dict[str, Any] = field(default_factory=dict)
+    # Whether ``validate`` passed on these vectors (sets made from validated ones inherit it).
+    checked: bool = field(default=False, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.vectors, np.ndarray):
@@ -185,7 +187,24 @@ class EmbeddingSet:
                 "and ids."
             )
         self.meta["normalized"] = check.normalized
+        self.checked = True
         return check
+
+    def ensure_valid(self) -> EmbeddingSet:
+        """``validate`` unless it already passed (on load, or on the set this one was selected from); ``self``.
+
+        Every consumer that computes numbers (evaluate, index build, dedup) calls it, so NaN/inf or zero rows in
+        a set built in memory raise the same clear error as on load instead of yielding a wrong metric.
+        """
+        if not self.checked:
+            self.validate()
+        return self
+
+    def with_ids(self, ids: pd.DataFrame) -> EmbeddingSet:
+        """The same vectors (validated or not) under another id table of the same length."""
+        out = EmbeddingSet(self.vectors, ids, dict(self.meta))
+        out.checked = self.checked
+        return out
 
     def _describe_rows(self, rows: np.ndarray, limit: int = 10) -> str:
         shown = []
@@ -203,7 +222,9 @@ class EmbeddingSet:
             sel = np.flatnonzero(sel)
         sel = sel.astype(np.int64)
         ids = self.ids.iloc[sel].reset_index(drop=True)
-        return EmbeddingSet(np.asarray(self.vectors[sel]), ids, dict(self.meta))
+        out = EmbeddingSet(np.asarray(self.vectors[sel]), ids, dict(self.meta))
+        out.checked = self.checked
+        return out
 
     def split(self, name: str) -> EmbeddingSet:
         """The rows of one split (the ``split`` id column); raises when it is absent or empty."""
@@ -235,7 +256,9 @@ class EmbeddingSet:
                 ids[col] = ids[col].fillna("")
         merged = dict(parts[0].meta if meta is None else meta)
         merged["normalized"] = all(p.normalized for p in parts)
-        return cls(np.concatenate([np.asarray(p.vectors) for p in parts], axis=0), ids, merged)
+        out = cls(np.concatenate([np.asarray(p.vectors) for p in parts], axis=0), ids, merged)
+        out.checked = all(p.checked for p in parts)
+        return out
 
     # -- disk ----------------------------------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:

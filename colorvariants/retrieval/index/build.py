@@ -85,6 +85,7 @@ def build_index(
     n, d = embedding_set.count, embedding_set.dim
     if n == 0:
         raise EmbeddingError("the embedding set is empty: nothing to index. Fix: embed at least one image.")
+    embedding_set.ensure_valid()  # a NaN row would be indexed and returned as a neighbour of nothing
     budget = parse_memory(memory_budget) if memory_budget is not None else None
     if kind == "auto":
         choice = choose_kind(n, d, budget, rule)
@@ -143,6 +144,7 @@ def add(bundle: IndexBundle, new_embeddings: EmbeddingSet, *, allow_duplicates: 
     Raises:
         IndexFileError: the dims differ. EmbeddingError: image paths already in the index (unless allowed).
     """
+    new_embeddings.ensure_valid()
     if new_embeddings.dim != bundle.dim:
         raise IndexFileError(
             f"the index holds {bundle.dim}-d vectors but the new embeddings are {new_embeddings.dim}-d "

@@ -22,10 +22,10 @@ import faiss
 import numpy as np
 import pandas as pd
 
-from colorvariants.errors import IndexFileError
+from colorvariants.errors import EmbeddingError, IndexFileError
 from colorvariants.io import atomic_path, write_json
 from colorvariants.retrieval.index.base import INDEX_KINDS, search_in_batches
-from colorvariants.retrieval.store import ids_for_disk
+from colorvariants.retrieval.store import check_vectors, ids_for_disk
 
 FORMAT = "colorvariants.index"
 VERSION = 1
@@ -81,12 +81,20 @@ class IndexBundle:
 
         Raises:
             IndexFileError: the queries' dimension differs from the index's.
+            EmbeddingError: a query row holds NaN/inf or is all zeros.
         """
         queries = np.asarray(queries) if not isinstance(queries, np.memmap) else queries
         if queries.ndim != 2 or queries.shape[1] != self.dim:
             raise IndexFileError(
                 f"queries have shape {queries.shape} but the index holds {self.dim}-d vectors. "
                 "Fix: embed the queries with the model that built the index."
+            )
+        check = check_vectors(queries)
+        if not check.ok:
+            bad = np.concatenate([check.nonfinite_rows, check.zero_rows])[:10].tolist()
+            raise EmbeddingError(
+                f"query row(s) {bad} hold NaN/inf or are all zeros: they have no nearest neighbours. Fix: "
+                "re-embed those queries with a checkpoint whose loss is finite."
             )
         return search_in_batches(self.index, queries, min(k, max(self.count, 1)), batch_rows, normalized)
 
