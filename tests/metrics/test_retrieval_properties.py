@@ -266,11 +266,6 @@ class TestEvaluateEmbeddings:
                                   use_gpu=False)
         assert_same_metrics(got, want)
 
-    @pytest.mark.xfail(
-        strict=False,  # the fix (EmbeddingSet.ensure_valid in evaluate_embeddings) is landing: then drop this marker
-        reason="evaluate_embeddings did not scan an in-memory EmbeddingSet for NaN/inf (EmbeddingSet.load "
-        "does): it returned metrics.",
-    )
     @settings(max_examples=20, deadline=None)
     @given(labelled_sets(), st.data())
     def test_nan_or_inf_row_is_refused(self, data: Labelled, draw: st.DataObject) -> None:
