@@ -6,6 +6,7 @@ methods do. Images arrive as uint8 batches and are augmented here, batched, on t
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -18,6 +19,8 @@ import torch.nn.functional as F
 from colorvariants.config import to_dict
 from colorvariants.models.backbones import create_backbone
 from colorvariants.models.optim import OptimizerConfig, build_optimizer, warmup_cosine
+
+log = logging.getLogger(__name__)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -120,6 +123,12 @@ class EmbeddingModule(pl.LightningModule):
                                      for t in (emb, styles, products))
         from colorvariants.metrics.retrieval import exact_protocol_metrics
 
+        if not bool(torch.isfinite(emb).all()):
+            # Training diverged: say so (and log NaN) rather than drop the metric without a word.
+            log.warning("validation embeddings contain NaN/inf at epoch %d: training diverged; lower the "
+                        "learning rate (model.optimizer.lr) or resume from an earlier checkpoint", self.current_epoch)
+            self.log("val/recall@1", float("nan"), prog_bar=True, sync_dist=False, rank_zero_only=False)
+            return
         try:
             metrics = exact_protocol_metrics(emb.numpy(), styles.numpy(), products.numpy(), ks=(1, 5))
         except ValueError:  # no evaluable query in this validation split

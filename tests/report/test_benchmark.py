@@ -1,21 +1,24 @@
-"""The benchmark with ``--preprocess``: every row gets a background-removed twin on the same test images, and
-metrics.json and the report show both."""
+"""The benchmark: every registered row builds; with ``--preprocess`` every row gets a background-removed twin
+on the same test images, and metrics.json and the report show both."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from PIL import Image
 
 from colorvariants.cli.main import build_parser
 from colorvariants.data.catalog import Catalog
 from colorvariants.errors import ColorVariantsError
-from colorvariants.report.benchmark import BenchmarkConfig, run_benchmark
+from colorvariants.models.registry import build_method
+from colorvariants.report.benchmark import VARIANTS, BenchmarkConfig, BenchmarkRunner, run_benchmark
 from colorvariants.report.catalog_versions import background_removed, parse_preprocess
 from colorvariants.report.results import BenchmarkResults
 
@@ -117,3 +120,13 @@ def test_background_removed_resumes_and_checks_the_test_split(tiny_manifest: Pat
     again = background_removed(catalog, "floodfill", tmp_path, workers=1, progress=False)
     assert again.test.path_of(0).stat().st_mtime_ns == mtime  # finished images are reused, not redone
     assert again.row_name("cvssl") == "cvssl+bg-floodfill"
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_every_registered_row_builds_its_model(name: str, tmp_path: Path) -> None:
+    """A row's overrides must name real settings: a typo would only surface minutes into a benchmark."""
+    runner = SimpleNamespace(cfg=BenchmarkConfig(image_size=32), cache_dir=tmp_path)
+    cfg = BenchmarkRunner.fit_config(runner, name)  # type: ignore[arg-type]
+    module = build_method(cfg.method, {**cfg.model, "image_size": 32})
+    z = module.embed(torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8))
+    assert z.shape[0] == 2 and torch.isfinite(z).all()

@@ -5,13 +5,14 @@ per-image random parameters drawn from a ``torch.Generator`` (the global RNG whe
 image.
 Modules: ``geometry`` (crops, flips, affine jitter), ``color`` (torchvision's ColorJitter ops, grayscale, hue
 rotation, channel permutation, luminance remap, normalise), ``blur``, ``recolor`` (garment-only recolour
-inside a mask), ``parts`` (CV-SSL's fixed part crops) and ``views`` (SimCLR, MoCo v2, CV-SSL and eval
+inside a mask), ``backdrop`` (a new background outside the mask), ``parts`` (CV-SSL's fixed part crops) and ``views`` (SimCLR, MoCo v2, CV-SSL and eval
 recipes).
 """
 
 from __future__ import annotations
 
 from colorvariants.data.augment._common import AugmentationError, to_float
+from colorvariants.data.augment.backdrop import random_backdrop
 from colorvariants.data.augment.blur import blur_with_sigma, gaussian_blur
 from colorvariants.data.augment.color import (
     IMAGENET_MEAN,
@@ -87,6 +88,7 @@ __all__ = [
     "normalize",
     "part_boxes",
     "random_affine_jitter",
+    "random_backdrop",
     "random_channel_permutation",
     "random_grayscale",
     "random_hflip",

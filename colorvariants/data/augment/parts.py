@@ -53,6 +53,7 @@ def register_part_layout(name: str, boxes: Sequence[PartBox]) -> None:
     PART_LAYOUTS[name] = tuple(boxes)
 
 
+register_part_layout("whole", (WHOLE,))  # no parts: the ablation "CV-SSL without part crops"
 register_part_layout(
     "halves",
     (

@@ -24,6 +24,7 @@ from colorvariants.data.augment._common import (
     mask_to_float,
     to_float,
 )
+from colorvariants.data.augment.backdrop import random_backdrop
 from colorvariants.data.augment.blur import gaussian_blur
 from colorvariants.data.augment.color import (
     IMAGENET_MEAN,
@@ -94,6 +95,8 @@ class SimCLRViewConfig:
     std: tuple[float, float, float] = IMAGENET_STD
     jitter_order: str = "sample"
     recolor_prob: float = 0.0
+    backdrop_prob: float = 0.0  # ours, 0 = lightly's recipe: share of views given a new background (masks)
+    backdrop_grid: int = 3
     cpu_threads: int | None = 1
 
 
@@ -123,7 +126,7 @@ class SimCLRViews:
     def __init__(self, config: SimCLRViewConfig | None = None) -> None:
         self.config = config if config is not None else SimCLRViewConfig()
         _check_config(self.config, ("cj_prob", "random_gray_scale", "gaussian_blur", "vf_prob", "hf_prob",
-                                    "recolor_prob"))
+                                    "recolor_prob", "backdrop_prob"))
         if not 0.0 < self.config.min_scale <= 1.0:
             raise AugmentationError(f"min_scale must be in (0, 1], got {self.config.min_scale}.")
 
@@ -132,7 +135,8 @@ class SimCLRViews:
     ) -> tuple[Tensor, Tensor]:
         """``(B, 3, H, W)`` uint8 (or float in [0, 1]) -> two normalised float views ``(B, 3, S, S)``.
 
-        ``masks`` (uint8 0/255 or float ``(B, 1, H, W)``) are used only when ``recolor_prob > 0``.
+        ``masks`` (uint8 0/255 or float ``(B, 1, H, W)``) are used only when ``recolor_prob`` or
+        ``backdrop_prob`` is above 0.
         """
         _check_uint8_images(images)
         with limit_cpu_threads(self.config.cpu_threads, images.device):
@@ -145,9 +149,12 @@ class SimCLRViews:
         b = images.shape[0]
         size = cfg.input_size or images.shape[-1]
         x = to_float(images.repeat(2, 1, 1, 1))  # both views as one 2B batch
-        if masks is not None and cfg.recolor_prob > 0:
+        if masks is not None and (cfg.recolor_prob > 0 or cfg.backdrop_prob > 0):
             m = mask_to_float(masks, x[:b]).repeat(2, 1, 1, 1)
-            x = recolor_garment(x, m, p=cfg.recolor_prob, generator=generator)
+            if cfg.recolor_prob > 0:
+                x = recolor_garment(x, m, p=cfg.recolor_prob, generator=generator)
+            if cfg.backdrop_prob > 0:
+                x = random_backdrop(x, m, cfg.backdrop_prob, cfg.backdrop_grid, generator=generator)
         x = random_resized_crop(x, size, scale=(cfg.min_scale, 1.0), generator=generator,
                                 hflip_prob=cfg.hf_prob, vflip_prob=cfg.vf_prob)
         s = cfg.cj_strength
@@ -208,6 +215,8 @@ class ColorVariantViewConfig:
     recolor_tint: float = 0.15
     recolor_gamma: tuple[float, float] = (0.3, 3.0)
     recolor_invert_prob: float = 0.3
+    backdrop_prob: float = 0.0  # share of views given a new random background outside the mask (backdrop.py)
+    backdrop_grid: int = 3
     normalize: bool = True
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
@@ -226,7 +235,8 @@ class ColorVariantViews:
     def __init__(self, config: ColorVariantViewConfig | None = None) -> None:
         self.config = config if config is not None else ColorVariantViewConfig()
         probabilities = ("hf_prob", "hue_prob", "cj_prob", "luminance_prob", "luminance_invert_prob",
-                         "channel_perm_prob", "gray_prob", "blur_prob", "recolor_prob", "recolor_invert_prob")
+                         "channel_perm_prob", "gray_prob", "blur_prob", "recolor_prob", "recolor_invert_prob",
+                         "backdrop_prob")
         _check_config(self.config, probabilities)
 
     def __call__(
@@ -244,7 +254,7 @@ class ColorVariantViews:
         b = images.shape[0]
         size = cfg.input_size or images.shape[-1]
         x = to_float(images.repeat(2, 1, 1, 1))
-        use_masks = masks is not None and cfg.recolor_prob > 0
+        use_masks = masks is not None and (cfg.recolor_prob > 0 or cfg.backdrop_prob > 0)
         if masks is not None and use_masks:
             # the mask rides along as a 4th channel, so it follows the warp
             x = torch.cat([x, mask_to_float(masks, x[:b]).repeat(2, 1, 1, 1)], dim=1)
@@ -255,6 +265,9 @@ class ColorVariantViews:
             x = random_hflip(x, cfg.hf_prob, generator=generator)
         if use_masks:
             x, m = x[:, :3].contiguous(), x[:, 3:]
+            if cfg.backdrop_prob > 0:
+                x = random_backdrop(x, m, cfg.backdrop_prob, cfg.backdrop_grid, generator=generator)
+        if use_masks and cfg.recolor_prob > 0:
             x = recolor_garment(
                 x, m, hue=cfg.recolor_hue, luminance=cfg.recolor_luminance, p=cfg.recolor_prob,
                 generator=generator, saturation=cfg.recolor_saturation, tint=cfg.recolor_tint,
