@@ -31,6 +31,12 @@ class DiskFullError(ColorVariantsError):
 DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 _DISK_FULL_TEXT = tuple(os.strerror(e) for e in DISK_FULL_ERRNOS)
 _HOST = socket.gethostname().replace("~", "_") or "host"
+# mkstemp creates files 0600; outputs get the mode a plain open() would give them (0666 minus the umask), so an
+# index or embedding set written by one user stays readable by the team. Read once: os.umask can only be read by
+# setting it.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+_FILE_MODE = 0o666 & ~_UMASK
 
 
 def is_disk_full(exc: BaseException) -> bool:
@@ -76,6 +82,7 @@ def atomic_path(dest: str | Path, suffix: str = "") -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, dest)
         _fsync_dir(dest.parent)
     except DiskFullError:

@@ -3,7 +3,8 @@
 Rows are cut into fixed shards (``shard_size`` rows) and each shard into fixed batches, so a shard's bytes do
 not depend on when a run was killed: a resumed run skips finished shards and its final output is
 byte-identical to an uninterrupted run. Each shard is written atomically under ``OUT/shards/``; the merged
-``embeddings.npy`` + ``ids.parquet`` + ``meta.json`` (see ``retrieval.store``) are written last.
+``embeddings.npy`` + ``ids.parquet`` + ``meta.json`` (see ``retrieval.store``) are written last, streamed shard by
+shard through ``EmbeddingWriter`` so the export never holds all N x D vectors in RAM.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from colorvariants.data.catalog import Catalog
 from colorvariants.io import save_npy, write_json
 from colorvariants.models.base import EmbeddingModule
 from colorvariants.models.checkpoint import load_model
-from colorvariants.retrieval.store import EmbeddingSet
+from colorvariants.retrieval.store import EmbeddingSet, EmbeddingWriter
 
 SHARD_FORMAT = "shard-{:05d}.npy"
 
@@ -177,13 +178,23 @@ def embed_catalog(model: EmbeddingModule | str | Path, catalog: Catalog, out_dir
     missing = sorted(set(shard_rows) - _done_shards(shard_dir, shard_rows, None))
     if missing:
         raise RuntimeError(f"shards {missing[:5]} were not written; rerun the same command to finish them")
-    vectors = (np.concatenate([np.load(shard_dir / SHARD_FORMAT.format(s)) for s in range(n_shards)])
-               if n_shards else np.zeros((0, 0), np.float32))
     keep = [c for c in ("image_path", "product_id", "style_id", "color", "split", "inshop_status")
             if c in catalog.frame.columns]
     ids = catalog.frame.iloc[rows][keep].reset_index(drop=True)
     meta = {"method": module.method_name, "checkpoint": ckpt, "image_size": size,
             "skipped": [p.to_dict() for p in cache.skipped]}
-    emb = EmbeddingSet(vectors=vectors, ids=ids, meta=meta)
-    emb.save(out_dir)
-    return emb
+    if n_shards == 0:
+        emb = EmbeddingSet(vectors=np.zeros((0, 0), np.float32), ids=ids, meta=meta)
+        emb.save(out_dir)
+        return emb
+    return _merge_shards(shard_dir, n_shards, cfg.shard_size, ids, meta, out_dir)
+
+
+def _merge_shards(shard_dir: Path, n_shards: int, shard_size: int, ids: Any, meta: dict[str, Any],
+                  out_dir: Path) -> EmbeddingSet:
+    """Stream the shards into ``embeddings.npy`` one at a time (RAM holds one shard, never all N x D vectors)."""
+    dim = int(np.load(shard_dir / SHARD_FORMAT.format(0), mmap_mode="r").shape[1])
+    with EmbeddingWriter(out_dir, count=len(ids), dim=dim, ids=ids, meta=meta) as writer:
+        for s in range(n_shards):
+            writer.write(s * shard_size, np.load(shard_dir / SHARD_FORMAT.format(s)))
+        return writer.close()

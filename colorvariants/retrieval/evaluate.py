@@ -1,6 +1,7 @@
 """Evaluate an embedding set with the protocol (shared/docs/protocol.md): exact FAISS search in query batches.
 
-Exact and bounded in memory at any size: each query searches just deep enough that, once the neighbours of its
+Exact and bounded in memory at any size (a gallery larger than the memory budget is streamed, see
+``memory_budget``): each query searches just deep enough that, once the neighbours of its
 own product are dropped, its first ``max(max_k, R)`` gallery neighbours are known (R = gallery images of its
 style), which is all recall@k and mAP@R need. Queries are sorted by that depth and batched so a batch's result
 block stays under ``max_result_entries``. Memory: the vectors once in a flat index (4·N·D bytes, 512 MB for
@@ -14,7 +15,7 @@ block stays under ``max_result_entries``. Memory: the vectors once in a flat ind
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,9 @@ import pandas as pd
 
 from colorvariants.errors import EmbeddingError, ManifestError
 from colorvariants.metrics.retrieval import DEFAULT_KS, average_precision_at_r
-from colorvariants.retrieval.index.base import add_in_batches, gpu_count, iter_unit_batches, to_gpu
-from colorvariants.retrieval.store import EmbeddingSet
+from colorvariants.retrieval.index.auto import default_memory_budget, parse_memory
+from colorvariants.retrieval.index.base import add_in_batches, exact_knn, gpu_count, iter_unit_batches, to_gpu
+from colorvariants.retrieval.store import EmbeddingSet, chunk_rows_for
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +148,7 @@ def evaluate_embeddings(
     batch_size: int = 1024,
     max_result_entries: int = 1 << 24,
     use_gpu: bool | None = None,
+    memory_budget: int | str | None = None,
 ) -> dict[str, Any]:
     """Retrieval metrics of the protocol by exact search: recall@k, mAP@R and the counts behind them.
 
@@ -157,6 +160,10 @@ def evaluate_embeddings(
         batch_size: most queries per FAISS search call.
         max_result_entries: bound on queries x depth held at once (16M entries = ~200 MB).
         use_gpu: None = GPU faiss when available.
+        memory_budget: bytes (or text like ``"2GB"``) the gallery may take in RAM; default half the available
+            RAM. A larger gallery is not copied into an index: each query batch streams over the (memory-mapped)
+            vectors block by block and merges the blocks' top-k in a heap, so RAM holds one block and one result
+            block, at the cost of one pass over the vectors per query batch.
 
     Returns:
         ``recall@k`` for each k, ``map@r``, ``n_queries``, ``n_gallery`` (images in the evaluated set; each
@@ -196,10 +203,17 @@ def evaluate_embeddings(
     r_counts = style_size[labels.style[queries]] - product_size[labels.product[queries]]
     depth = np.minimum(n, np.maximum(max_k, r_counts) + product_size[labels.product[queries]])
 
-    cpu_index = faiss.IndexFlatIP(es.dim)
-    add_in_batches(cpu_index, es.vectors, normalized=es.normalized)
     gpu = gpu_count() > 0 if use_gpu is None else bool(use_gpu and gpu_count() > 0)
-    gpu_index = to_gpu(cpu_index) if gpu else None
+    budget = parse_memory(memory_budget) if memory_budget is not None else default_memory_budget()
+    stream = 4 * n * es.dim > budget
+    cpu_index = gpu_index = None
+    if not stream:
+        cpu_index = faiss.IndexFlatIP(es.dim)
+        add_in_batches(cpu_index, es.vectors, normalized=es.normalized)
+        gpu_index = to_gpu(cpu_index) if gpu else None
+    else:
+        log.info("gallery of %d x %d exceeds the memory budget: streaming it per query batch", n, es.dim)
+        batch_size = max(batch_size, 65_536)  # each batch is one pass over the vectors: fewer, larger batches
 
     first_hit = np.empty(queries.size, dtype=np.int64)
     ap = np.empty(queries.size, dtype=np.float64)
@@ -214,8 +228,12 @@ def evaluate_embeddings(
         k = int(depth[sel].max())
         q_rows = queries[sel]
         xq = next(iter_unit_batches(es.vectors[q_rows], batch_rows=len(q_rows), normalized=es.normalized))
-        index = gpu_index if gpu_index is not None and k <= GPU_MAX_K else cpu_index
-        _, nbr = index.search(xq, k)
+        if stream:
+            _, nbr = exact_knn(lambda: _offset_blocks(es.vectors, es.normalized), xq, k,
+                               use_gpu=gpu and k <= GPU_MAX_K)
+        else:
+            index = gpu_index if gpu_index is not None and k <= GPU_MAX_K else cpu_index
+            _, nbr = index.search(xq, k)
         first_hit[sel], ap[sel] = _score_batch(nbr, q_rows, r_counts[sel], labels, max_k)
         start = stop
 
@@ -232,6 +250,13 @@ def evaluate_embeddings(
         split=split,
     )
     return out
+
+
+def _offset_blocks(vectors: np.ndarray, normalized: bool) -> Iterator[tuple[int, np.ndarray]]:
+    """``(first row, unit rows)`` blocks of the gallery, each at most ``CHUNK_BYTES``."""
+    rows = chunk_rows_for(vectors.shape[1])
+    for start in range(0, vectors.shape[0], rows):
+        yield start, next(iter_unit_batches(vectors[start : start + rows], batch_rows=rows, normalized=normalized))
 
 
 def _score_batch(

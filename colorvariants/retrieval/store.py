@@ -41,8 +41,15 @@ REQUIRED_ID_COLUMNS = ("image_path", "product_id")
 STRING_ID_COLUMNS = ("image_path", "product_id", "style_id", "color", "split", "mask_path")
 # Keys of meta.json the store owns; user metadata cannot override them.
 RESERVED_META_KEYS = ("format", "version", "dim", "count", "dtype", "normalized", "files")
-# Rows per chunk when scanning or normalising vectors: 65536 x 512-d float32 = 128 MB at most.
-CHUNK_ROWS = 65_536
+# Bytes of float32 rows per chunk when scanning or normalising vectors (a few temporaries of this size exist at
+# once): bounded by bytes, not rows, so 2048-d vectors cost no more memory than 128-d ones.
+CHUNK_BYTES = 16 * 2**20
+CHUNK_ROWS = 65_536  # at most this many rows per chunk
+
+
+def chunk_rows_for(dim: int, max_rows: int = CHUNK_ROWS) -> int:
+    """Rows per chunk so that one float32 chunk of ``dim``-d rows stays within ``CHUNK_BYTES``."""
+    return max(1, min(max_rows, CHUNK_BYTES // (4 * max(dim, 1))))
 # A row counts as L2-normalised when its norm is within this of 1 (float32 rounding of 2048-d sums is below).
 NORM_TOLERANCE = 1e-3
 
@@ -62,6 +69,7 @@ def normalize_rows(
         out = np.empty(x.shape, dtype=np.float32)
     elif out.shape != x.shape:
         raise ValueError(f"out has shape {out.shape}, x {x.shape}")
+    chunk_rows = chunk_rows_for(x.shape[1], chunk_rows)
     for start in range(0, x.shape[0], chunk_rows):
         block = np.asarray(x[start : start + chunk_rows], dtype=np.float32)
         norms = np.linalg.norm(block, axis=1, keepdims=True)
@@ -87,6 +95,7 @@ def check_vectors(vectors: np.ndarray, chunk_rows: int = CHUNK_ROWS) -> VectorCh
     nonfinite: list[np.ndarray] = []
     zero: list[np.ndarray] = []
     normalized = True
+    chunk_rows = chunk_rows_for(vectors.shape[1] if vectors.ndim == 2 else 1, chunk_rows)
     for start in range(0, vectors.shape[0], chunk_rows):
         block = np.asarray(vectors[start : start + chunk_rows], dtype=np.float32)
         finite = np.isfinite(block).all(axis=1)
@@ -450,7 +459,9 @@ class EmbeddingWriter:
             **{k: v for k, v in self.meta.items() if k not in RESERVED_META_KEYS},
         }
         write_json(self.directory / META_FILE, meta)
-        return EmbeddingSet.load(self.directory, check=False)
+        out = EmbeddingSet.load(self.directory, check=False)
+        out.checked = True  # validated above, before normalising
+        return out
 
     def abort(self) -> None:
         """Discard the partial file; the folder keeps whatever finished set it held before."""

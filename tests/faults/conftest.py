@@ -41,9 +41,9 @@ def write_embedding_set(directory: Path, n: int, d: int, seed: int, styles: int 
     styles = n // 8 if styles is None else styles
     style = np.minimum(np.arange(n) // 4, np.arange(n))
     product = np.arange(n) // 2
-    style = np.where(style < styles, style, n + np.arange(n))  # beyond `styles`: a style of its own per image
+    style = np.where(style < styles, style, n + product)  # beyond `styles`: a style of its own per product
     centre = rng.standard_normal((n, d)).astype(np.float32)
-    vectors = centre[np.minimum(style, n - 1)] + 0.3 * rng.standard_normal((n, d)).astype(np.float32)
+    vectors = centre[style % n] + 0.3 * rng.standard_normal((n, d)).astype(np.float32)
     ids = pd.DataFrame({"image_path": [f"img/{i:07d}.jpg" for i in range(n)],
                         "product_id": [f"p{p}" for p in product], "style_id": [f"s{s}" for s in style]})
     return EmbeddingSet(vectors, ids, {"method": "synthetic"}).save(directory)
