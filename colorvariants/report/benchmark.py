@@ -146,10 +146,12 @@ class BenchmarkRunner:
     # -- rows ---------------------------------------------------------------------------------------------
     def fit_config(self, name: str) -> FitConfig:
         variant = VARIANTS[name]
+        # One batch size for every row: a PK batch (triplet) holds batch_size // pk_k labels of pk_k images.
+        pk_p = max(2, self.cfg.batch_size // DataConfig.pk_k)
         data: dict[str, Any] = {
             "method": variant.method,
             "data": to_dict(DataConfig(image_size=self.cfg.image_size, batch_size=self.cfg.batch_size,
-                                       cache_dir=self.cache_dir, seed=self.cfg.seed)),
+                                       pk_p=pk_p, cache_dir=self.cache_dir, seed=self.cfg.seed)),
             "trainer": to_dict(TrainerConfig(max_epochs=self.cfg.max_epochs, max_minutes=self.cfg.max_minutes,
                                              seed=self.cfg.seed, threads=self.cfg.threads,
                                              progress_bar=self.cfg.progress_bar, log_every_n_steps=5)),

@@ -130,3 +130,10 @@ def test_every_registered_row_builds_its_model(name: str, tmp_path: Path) -> Non
     module = build_method(cfg.method, {**cfg.model, "image_size": 32})
     z = module.embed(torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8))
     assert z.shape[0] == 2 and torch.isfinite(z).all()
+
+
+@pytest.mark.parametrize("batch_size", [32, 128])
+def test_triplet_pk_batches_have_the_benchmark_batch_size(batch_size: int, tmp_path: Path) -> None:
+    runner = SimpleNamespace(cfg=BenchmarkConfig(batch_size=batch_size), cache_dir=tmp_path)
+    cfg = BenchmarkRunner.fit_config(runner, "triplet")  # type: ignore[arg-type]
+    assert cfg.data.sampler == "pk" and cfg.data.pk_p * cfg.data.pk_k == batch_size
