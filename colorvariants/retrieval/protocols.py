@@ -39,12 +39,15 @@ class ProtocolOptions:
         manifest: a manifest joined on ``(image_path, product_id)`` for labels the id table lacks.
         ks: recall cut-offs.
         batch_size: queries per exact-search call.
+        memory_budget: RAM the gallery may take (bytes or text like ``"2GB"``); past it the search streams
+            (default protocol only; ``None``: half the available RAM).
     """
 
     split: str | None = None
     manifest: str | Path | None = None
     ks: tuple[int, ...] = DEFAULT_KS
     batch_size: int = 1024
+    memory_budget: int | str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,7 @@ def _recalls(metrics: dict[str, Any], ks: tuple[int, ...]) -> str:
 # -- default: the colour-variant protocol ----------------------------------------------------------------------
 def _default(es: EmbeddingSet, opts: ProtocolOptions) -> dict[str, Any]:
     return evaluate_embeddings(es, split=opts.split, manifest=opts.manifest, ks=opts.ks,
-                               batch_size=opts.batch_size)
+                               batch_size=opts.batch_size, memory_budget=opts.memory_budget)
 
 
 def _default_summary(m: dict[str, Any], ks: tuple[int, ...]) -> str:

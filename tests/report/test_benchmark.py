@@ -132,8 +132,9 @@ def test_every_registered_row_builds_its_model(name: str, tmp_path: Path) -> Non
     assert z.shape[0] == 2 and torch.isfinite(z).all()
 
 
-@pytest.mark.parametrize("batch_size", [32, 128])
-def test_triplet_pk_batches_have_the_benchmark_batch_size(batch_size: int, tmp_path: Path) -> None:
-    runner = SimpleNamespace(cfg=BenchmarkConfig(batch_size=batch_size), cache_dir=tmp_path)
-    cfg = BenchmarkRunner.fit_config(runner, "triplet")  # type: ignore[arg-type]
-    assert cfg.data.sampler == "pk" and cfg.data.pk_p * cfg.data.pk_k == batch_size
+def test_batch_size_sets_random_batches_and_pk_rows_keep_their_shape(tmp_path: Path) -> None:
+    runner = SimpleNamespace(cfg=BenchmarkConfig(batch_size=32), cache_dir=tmp_path)
+    simclr = BenchmarkRunner.fit_config(runner, "simclr")  # type: ignore[arg-type]
+    triplet = BenchmarkRunner.fit_config(runner, "triplet")  # type: ignore[arg-type]
+    assert simclr.data.sampler == "random" and simclr.data.batch_size == 32
+    assert triplet.data.sampler == "pk" and (triplet.data.pk_p, triplet.data.pk_k) == (32, 4)

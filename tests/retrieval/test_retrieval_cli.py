@@ -67,6 +67,20 @@ def test_evaluate_writes_protocol_metrics(saved_sets: tuple[Path, Path, Embeddin
     assert metrics["embeddings"]["method"] == "synthetic"
 
 
+def test_evaluate_streams_under_a_small_memory_budget(saved_sets: tuple[Path, Path, EmbeddingSet], tmp_path: Path,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    e, _, _ = saved_sets
+    with caplog.at_level("INFO"):
+        assert main(["evaluate", "--embeddings", str(e), "--memory-budget", "1KB", "--out", str(tmp_path / "s.json")]
+                    ) == 0
+    assert "streaming" in caplog.text
+    streamed = json.loads((tmp_path / "s.json").read_text())
+    direct = evaluate_embeddings(EmbeddingSet.load(e))
+    assert {k: streamed[k] for k in direct} == direct
+    with pytest.raises(SystemExit, match="--memory-budget"):
+        main(["evaluate", "--embeddings", str(e), "--memory-budget", "lots", "--out", str(tmp_path / "x.json")])
+
+
 def test_evaluate_with_manifest_labels(saved_sets: tuple[Path, Path, EmbeddingSet], tmp_path: Path) -> None:
     _, _, es = saved_sets
     EmbeddingSet(es.vectors, es.ids[["image_path", "product_id"]]).save(tmp_path / "bare")

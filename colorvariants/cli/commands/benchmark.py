@@ -17,7 +17,9 @@ def add_benchmark_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-epochs", type=int, default=20)
     p.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget per method")
     p.add_argument("--backbone", default="resnet18")
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--batch-size", type=int, default=32,
+                   help="images per step for every row (default 32: under a CPU budget more steps beat larger "
+                        "batches, BENCHMARKS.md; raise it on a GPU)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--no-references", action="store_true", help="skip the untrained / colour-histogram rows")

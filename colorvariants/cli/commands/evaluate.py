@@ -24,6 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="metrics JSON to write")
     parser.add_argument("--ks", default="1,5,10,20", help="recall cut-offs, comma-separated")
     parser.add_argument("--batch-size", type=int, default=1024, help="queries per exact-search batch")
+    parser.add_argument("--memory-budget", default=None,
+                        help="RAM the gallery may take, e.g. 2GB; a larger set is searched in streamed blocks "
+                             "(default: half the available RAM)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,10 +43,17 @@ def run(args: argparse.Namespace) -> int:
         ks = tuple(int(k) for k in args.ks.split(",") if k.strip())
     except ValueError:
         raise SystemExit(f"error: --ks must be integers separated by commas; got {args.ks!r}") from None
+    from colorvariants.retrieval.index.auto import parse_memory
+
+    try:
+        budget = parse_memory(args.memory_budget) if args.memory_budget is not None else None
+    except ValueError as exc:
+        raise SystemExit(f"error: --memory-budget: {exc}") from None
     protocol = PROTOCOLS[args.protocol]
     t0 = time.perf_counter()
     es = EmbeddingSet.load(args.embeddings)
-    opts = ProtocolOptions(split=args.split, manifest=args.manifest, ks=ks, batch_size=args.batch_size)
+    opts = ProtocolOptions(split=args.split, manifest=args.manifest, ks=ks, batch_size=args.batch_size,
+                           memory_budget=budget)
     metrics = protocol.evaluate(es, opts)
     wall = time.perf_counter() - t0
     report = {
