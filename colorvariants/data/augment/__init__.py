@@ -5,8 +5,9 @@ per-image random parameters drawn from a ``torch.Generator`` (the global RNG whe
 image.
 Modules: ``geometry`` (crops, flips, affine jitter), ``color`` (torchvision's ColorJitter ops, grayscale, hue
 rotation, channel permutation, luminance remap, normalise), ``blur``, ``recolor`` (garment-only recolour
-inside a mask), ``backdrop`` (a new background outside the mask), ``parts`` (CV-SSL's fixed part crops) and ``views`` (SimCLR, MoCo v2, CV-SSL and eval
-recipes).
+inside a mask), ``palette`` (a new colourway, tone band by tone band, inside the mask), ``backdrop`` (a new
+background outside the mask), ``parts`` (CV-SSL's fixed part crops) and ``views`` (SimCLR, MoCo v2, CV-SSL
+and eval recipes).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from colorvariants.data.augment.geometry import (
     resized_crop,
     sample_resized_crop_boxes,
 )
+from colorvariants.data.augment.palette import palette_remap, random_palette
 from colorvariants.data.augment.parts import (
     PART_LAYOUTS,
     PartBox,
@@ -86,6 +88,7 @@ __all__ = [
     "hsv_to_rgb",
     "hue_rotate",
     "normalize",
+    "palette_remap",
     "part_boxes",
     "random_affine_jitter",
     "random_backdrop",
@@ -94,6 +97,7 @@ __all__ = [
     "random_hflip",
     "random_hue_rotate",
     "random_luminance_remap",
+    "random_palette",
     "random_resized_crop",
     "recolor",
     "recolor_garment",

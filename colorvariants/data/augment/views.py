@@ -37,6 +37,7 @@ from colorvariants.data.augment.color import (
     random_hue_rotate,
     random_luminance_remap,
 )
+from colorvariants.data.augment.palette import random_palette
 from colorvariants.data.augment.geometry import (
     random_affine_jitter,
     random_hflip,
@@ -217,6 +218,8 @@ class ColorVariantViewConfig:
     recolor_invert_prob: float = 0.3
     backdrop_prob: float = 0.0  # share of views given a new random background outside the mask (backdrop.py)
     backdrop_grid: int = 3
+    palette_prob: float = 0.0  # share of views whose garment gets a new colourway, band by band (palette.py)
+    palette_slots: int = 3
     normalize: bool = True
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
@@ -236,7 +239,7 @@ class ColorVariantViews:
         self.config = config if config is not None else ColorVariantViewConfig()
         probabilities = ("hf_prob", "hue_prob", "cj_prob", "luminance_prob", "luminance_invert_prob",
                          "channel_perm_prob", "gray_prob", "blur_prob", "recolor_prob", "recolor_invert_prob",
-                         "backdrop_prob")
+                         "backdrop_prob", "palette_prob")
         _check_config(self.config, probabilities)
 
     def __call__(
@@ -254,7 +257,7 @@ class ColorVariantViews:
         b = images.shape[0]
         size = cfg.input_size or images.shape[-1]
         x = to_float(images.repeat(2, 1, 1, 1))
-        use_masks = masks is not None and (cfg.recolor_prob > 0 or cfg.backdrop_prob > 0)
+        use_masks = masks is not None and (cfg.recolor_prob > 0 or cfg.backdrop_prob > 0 or cfg.palette_prob > 0)
         if masks is not None and use_masks:
             # the mask rides along as a 4th channel, so it follows the warp
             x = torch.cat([x, mask_to_float(masks, x[:b]).repeat(2, 1, 1, 1)], dim=1)
@@ -267,6 +270,8 @@ class ColorVariantViews:
             x, m = x[:, :3].contiguous(), x[:, 3:]
             if cfg.backdrop_prob > 0:
                 x = random_backdrop(x, m, cfg.backdrop_prob, cfg.backdrop_grid, generator=generator)
+            if cfg.palette_prob > 0:
+                x = random_palette(x, m, cfg.palette_prob, cfg.palette_slots, generator=generator)
         if use_masks and cfg.recolor_prob > 0:
             x = recolor_garment(
                 x, m, hue=cfg.recolor_hue, luminance=cfg.recolor_luminance, p=cfg.recolor_prob,
