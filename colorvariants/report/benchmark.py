@@ -64,8 +64,8 @@ VARIANTS: dict[str, Variant] = {
     "cvssl-concat": Variant("cvssl", ("model.embedding=concat",), "CV-SSL, whole+parts concatenated embedding"),
     "cvssl-palette": Variant("cvssl", ("model.views.palette_prob=0.5",),
                              "CV-SSL whose garments also get new colourways, slot by slot (palette.py)"),
-    "cvssl-photo": Variant("cvssl", ("model.views.rotate_deg=7", "model.views.backdrop_prob=0.5"),
-                           "CV-SSL whose views also differ as two photos do: rotation, a new background"),
+    "cvssl-studio": Variant("cvssl", ("model.views.rotate_deg=0", "model.views.backdrop_prob=0"),
+                            "CV-SSL whose views share pose and background (no rotation, no new background)"),
 }
 REFERENCES = ("untrained", "color_histogram")
 

@@ -59,7 +59,7 @@ def test_uint8_masks_and_invalid_arguments() -> None:
 @pytest.mark.parametrize("views", [
     ColorVariantViews(ColorVariantViewConfig(input_size=16, backdrop_prob=1.0, recolor_prob=0.0, hue_prob=0.0,
                                              cj_prob=0.0, luminance_prob=0.0, channel_perm_prob=0.0,
-                                             gray_prob=0.0, scale_jitter=0.0, shift_jitter=0.0,
+                                             gray_prob=0.0, scale_jitter=0.0, shift_jitter=0.0, rotate_deg=0.0,
                                              normalize=False)),
     SimCLRViews(SimCLRViewConfig(input_size=16, backdrop_prob=1.0, min_scale=1.0, hf_prob=0.0, cj_prob=0.0,
                                  random_gray_scale=0.0, gaussian_blur=0.0, normalize=False)),

@@ -172,7 +172,7 @@ class TestColorVariantViews:
         images[:, 0, 4:12, 4:12], images[:, 1:, 4:12, 4:12] = 180, 20
         masks = torch.zeros(8, 1, 16, 16, dtype=torch.uint8)
         masks[..., 4:12, 4:12] = 255
-        cfg = _colour_off(scale_jitter=0.0, shift_jitter=0.0, recolor_prob=1.0)
+        cfg = _colour_off(scale_jitter=0.0, shift_jitter=0.0, rotate_deg=0.0, recolor_prob=1.0, backdrop_prob=0.0)
         a, b = ColorVariantViews(cfg)(images, masks=masks, generator=_gen(3))
         for view in (a, b):
             raw = _denorm(view)
