@@ -37,8 +37,7 @@ class TrainerConfig:
     devices: Any = "auto"
     num_nodes: int = 1
     strategy: str = "auto"  # "ddp" for multi-GPU / multi-node
-    precision: str | None = None  # None: bf16-mixed on CUDA (16-mixed if no bf16) and on CPUs with native bf16
-    # (AVX512-BF16/AMX: 1.8x the fp32 step of ResNet-18 at 64 px on 2 EPYC cores, BENCHMARKS.md), else 32-true
+    precision: str | None = None  # None: bf16-mixed on CUDA (16-mixed if no bf16), 32-true on CPU
     log_every_n_steps: int = 10
     wandb: bool = False
     wandb_project: str = "colorvariants"
@@ -72,21 +71,12 @@ class FitResult:
     history: list[dict[str, float]]
 
 
-def cpu_has_native_bf16() -> bool:
-    """Whether this CPU computes bf16 in hardware (AVX512-BF16 or AMX); elsewhere bf16 is emulated and slow."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text(errors="ignore")
-    except OSError:  # not Linux: no cheap, reliable check, so keep fp32
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
 def _precision(cfg: TrainerConfig) -> str:
     if cfg.precision:
         return cfg.precision
     if torch.cuda.is_available() and cfg.accelerator in ("auto", "gpu", "cuda"):
         return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
-    return "bf16-mixed" if cpu_has_native_bf16() else "32-true"
+    return "32-true"
 
 
 def _loggers(cfg: TrainerConfig, run_dir: Path) -> list[Logger]:
