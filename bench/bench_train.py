@@ -334,9 +334,8 @@ def main(argv: list[str] | None = None) -> int:
         f"ours {ours_step:.2f} s as reported ({ours_train_step:.2f} s without validation), "
         f"plain {plain_step:.2f} s, model alone {model_step:.2f} s channels_last / {model_step_nchw:.2f} s "
         f"NCHW" + (f" / {ours_model_step:.2f} s bf16" if model_bf16 else "")
-        + f" (median of {args.model_reps}; the table rows use their total). Ours trains in `{precision}` "
-        f"(fp32 on CPUs without native bf16), the plain loop in fp32, as lightly's example does. Ours' "
-        f"model-only ceiling is {ceiling:.1f} images/s, so at most "
+        + f" (median of {args.model_reps}; the table rows use their total). Ours trains in `{precision}`, the "
+        f"plain loop in fp32, as lightly's example does. Ours' model-only ceiling is {ceiling:.1f} images/s, so at most "
         f"{ceiling / rows[2].rate:.2f}x the plain loop even with free data and augmentation; "
         f"ours reaches {100 * rows[0].rate / ceiling:.0f}% of it "
         f"({100 * rows[1].rate / ceiling:.0f}% without validation), the plain loop "
@@ -346,8 +345,8 @@ def main(argv: list[str] | None = None) -> int:
         "(built in `prepare_data`, before the first epoch; in this run inside fit()'s "
         f"{ours_wall:.0f} s wall against the plain loop's {plain_wall:.0f} s), reads a batch with one fancy "
         "index, makes both views with batched tensor augmentations on 1 thread (`SimCLRViews`), runs the "
-        "two views as one 256-image forward in channels_last (bf16 autocast where the CPU has native bf16), "
-        "and uses no DataLoader worker processes, so "
+        "two views as one 256-image forward in channels_last"
+        + (" under bf16 autocast" if model_bf16 else "") + ", and uses no DataLoader worker processes, so "
         "nothing competes with the model for the 2 cores. The plain loop decodes each 96 px JPEG and runs "
         "lightly's per-image PIL transforms in 2 worker processes (restarted each epoch, as in lightly's "
         "example) while the main process trains with torch's threads, and runs two 128-image forwards.",
