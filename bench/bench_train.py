@@ -16,8 +16,7 @@ in this one process, one after the other:
   same way (images per wall-clock second of each epoch, first epoch excluded).
 
 A reference row times the model alone (forward + backward + SGD step of ResNet-18 + head on 2 x 128 views of
-64 px, random tensors, no data, no augmentation): the ceiling any loader and augmentation could reach; in
-fp32 channels_last and NCHW, and under bf16 autocast when ours trains in ``bf16-mixed`` (CPUs with native bf16).
+64 px, random tensors, no data, no augmentation): the ceiling any loader and augmentation could reach.
 
 Prints a table and the ratio ours/plain, and replaces (or appends) the "## Training loop" section of
 BENCHMARKS.md (other sections are kept).
@@ -153,9 +152,8 @@ class EpochExtras(pl.Callback):
 
 
 # -- the model alone -------------------------------------------------------------------------------------------
-def time_model_step(batch_size: int, size: int, channels_last: bool, reps: int, bf16: bool = False) -> list[float]:
-    """Seconds per forward + backward + SGD step of ResNet-18 + head on 2 x batch_size views (one cat batch),
-    optionally under bf16 autocast (what Lightning's ``bf16-mixed`` does on CPU)."""
+def time_model_step(batch_size: int, size: int, channels_last: bool, reps: int) -> list[float]:
+    """Seconds per forward + backward + SGD step of ResNet-18 + head on 2 x batch_size views (one cat batch)."""
     torch.manual_seed(0)
     model = plain_model()
     criterion = NTXentLoss()
@@ -167,9 +165,8 @@ def time_model_step(batch_size: int, size: int, channels_last: bool, reps: int, 
     times = []
     for rep in range(reps + 1):  # the first is a warm-up (oneDNN kernel selection, allocator)
         start = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            z0, z1 = model(x).float().chunk(2)
-            loss = criterion(z0, z1)
+        z0, z1 = model(x).chunk(2)
+        loss = criterion(z0, z1)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
@@ -256,13 +253,8 @@ def main(argv: list[str] | None = None) -> int:
         pi, ps = rate(plain_history)
         print(f"plain: {pi / ps:.1f} images/s (loop wall {plain_wall:.1f} s)", flush=True)
 
-    # the model alone, in both memory formats, and in ours' precision when that is bf16
-    from colorvariants.models.training import _precision
-
-    precision = _precision(TrainerConfig(accelerator="cpu"))
-    ours_bf16 = precision.startswith("bf16")
+    # the model alone, in both memory formats
     load_mid2 = os.getloadavg()
-    model_bf16 = time_model_step(args.batch_size, args.size, True, args.model_reps, bf16=True) if ours_bf16 else []
     model_cl = time_model_step(args.batch_size, args.size, True, args.model_reps)
     model_nchw = time_model_step(args.batch_size, args.size, False, args.model_reps)
     load_after = os.getloadavg()
@@ -282,9 +274,6 @@ def main(argv: list[str] | None = None) -> int:
         Row(f"model alone, NCHW (the plain loop's layout): fwd+bwd+step, 2x{b} views",
             b * len(model_nchw), sum(model_nchw)),
     ]
-    if model_bf16:
-        rows.append(Row(f"model alone, channels_last + bf16 autocast (ours' precision here): 2x{b} views",
-                        b * len(model_bf16), sum(model_bf16)))
     ratio = rows[0].rate / rows[2].rate
     ratio_train = rows[1].rate / rows[2].rate
     table = [
@@ -300,8 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     plain_step = ps / max(1, pi // b)
     model_step = statistics.median(model_cl)
     model_step_nchw = statistics.median(model_nchw)
-    ours_model_step = statistics.median(model_bf16) if model_bf16 else model_step
-    ceiling = b / ours_model_step
+    ceiling = b / model_step
     verdict = (f"**Ratio ours/plain: {ratio:.2f}x** (claim: at least {CLAIM}x; "
                + ("met" if ratio >= CLAIM else "NOT met") + f"). Without the validation pass "
                f"in ours' epochs: {ratio_train:.2f}x.")
@@ -333,9 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         "Per step of 128 images (two views each): "
         f"ours {ours_step:.2f} s as reported ({ours_train_step:.2f} s without validation), "
         f"plain {plain_step:.2f} s, model alone {model_step:.2f} s channels_last / {model_step_nchw:.2f} s "
-        f"NCHW" + (f" / {ours_model_step:.2f} s bf16" if model_bf16 else "")
-        + f" (median of {args.model_reps}; the table rows use their total). Ours trains in `{precision}`, the "
-        f"plain loop in fp32, as lightly's example does. Ours' model-only ceiling is {ceiling:.1f} images/s, so at most "
+        f"NCHW (median of {args.model_reps}; the table rows use their total). The model-only ceiling is {ceiling:.1f} images/s, so at most "
         f"{ceiling / rows[2].rate:.2f}x the plain loop even with free data and augmentation; "
         f"ours reaches {100 * rows[0].rate / ceiling:.0f}% of it "
         f"({100 * rows[1].rate / ceiling:.0f}% without validation), the plain loop "
@@ -345,8 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         "(built in `prepare_data`, before the first epoch; in this run inside fit()'s "
         f"{ours_wall:.0f} s wall against the plain loop's {plain_wall:.0f} s), reads a batch with one fancy "
         "index, makes both views with batched tensor augmentations on 1 thread (`SimCLRViews`), runs the "
-        "two views as one 256-image forward in channels_last"
-        + (" under bf16 autocast" if model_bf16 else "") + ", and uses no DataLoader worker processes, so "
+        "two views as one 256-image forward in channels_last, and uses no DataLoader worker processes, so "
         "nothing competes with the model for the 2 cores. The plain loop decodes each 96 px JPEG and runs "
         "lightly's per-image PIL transforms in 2 worker processes (restarted each epoch, as in lightly's "
         "example) while the main process trains with torch's threads, and runs two 128-image forwards.",
