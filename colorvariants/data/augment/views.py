@@ -259,8 +259,9 @@ class ColorVariantViews:
         b = images.shape[0]
         size = cfg.input_size or images.shape[-1]
         x = to_float(images.repeat(2, 1, 1, 1))
-        use_masks = masks is not None and (cfg.recolor_prob > 0 or cfg.backdrop_prob > 0 or cfg.palette_prob > 0)
-        if masks is not None and use_masks:
+        mask_ops = (cfg.recolor_prob, cfg.backdrop_prob, cfg.palette_prob)
+        use_masks = masks is not None and any(p > 0 for p in mask_ops)
+        if use_masks:
             # the mask rides along as a 4th channel, so it follows the warp
             x = torch.cat([x, mask_to_float(masks, x[:b]).repeat(2, 1, 1, 1)], dim=1)
         if cfg.scale_jitter > 0 or cfg.shift_jitter > 0 or cfg.rotate_deg > 0 or size != x.shape[-1]:
@@ -274,12 +275,12 @@ class ColorVariantViews:
                 x = random_backdrop(x, m, cfg.backdrop_prob, cfg.backdrop_grid, generator=generator)
             if cfg.palette_prob > 0:
                 x = random_palette(x, m, cfg.palette_prob, cfg.palette_slots, generator=generator)
-        if use_masks and cfg.recolor_prob > 0:
-            x = recolor_garment(
-                x, m, hue=cfg.recolor_hue, luminance=cfg.recolor_luminance, p=cfg.recolor_prob,
-                generator=generator, saturation=cfg.recolor_saturation, tint=cfg.recolor_tint,
-                gamma=cfg.recolor_gamma, invert_prob=cfg.recolor_invert_prob,
-            )
+            if cfg.recolor_prob > 0:
+                x = recolor_garment(
+                    x, m, hue=cfg.recolor_hue, luminance=cfg.recolor_luminance, p=cfg.recolor_prob,
+                    generator=generator, saturation=cfg.recolor_saturation, tint=cfg.recolor_tint,
+                    gamma=cfg.recolor_gamma, invert_prob=cfg.recolor_invert_prob,
+                )
         if cfg.hue_prob > 0:
             x = random_hue_rotate(x, cfg.hue_prob, cfg.hue_degrees, generator=generator)
         if cfg.cj_prob > 0:
