@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= runs/demo
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install demo test test-fast bench clean gpu-wheels
 
 $(STAMP): pyproject.toml constraints-dev.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -31,6 +31,10 @@ test: install
 
 test-fast: install
 	WANDB_MODE=offline $(PY) -m pytest -q -m "not slow and not faults and not ddp" tests
+
+# The wheels a lent GPU machine lacks (Python 3.12 manylinux), for `bash bench/gpu_check.sh` there; needs network.
+gpu-wheels:
+	$(shell test -x $(PY) && echo $(PY) || echo python3) bench/gpu_check_wheels.py --dest .gpu-wheels
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -1,10 +1,15 @@
-"""Helpers every bench script shares: the CPU's name and rewriting one section of BENCHMARKS.md."""
+"""Helpers the bench scripts share: the CPU's name, a BENCHMARKS.md section, validation time, step timing."""
 
 from __future__ import annotations
 
 import platform
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
 
 from colorvariants.io import write_text
 
@@ -39,3 +44,42 @@ def replace_section(path: Path, section: str, body: str) -> None:
         rest = [""] + lines[end:] if end < len(lines) else []
         new = "\n".join(lines[:start] + body.rstrip("\n").splitlines() + rest).rstrip("\n") + "\n"
     write_text(path, new)
+
+
+class EpochExtras(pl.Callback):
+    """Seconds spent on validation inside each training epoch (Lightning validates before the epoch ends)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.by_epoch: list[float] = []
+        self._t = 0.0
+
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.seconds = 0.0
+
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._t = time.perf_counter()
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.seconds += time.perf_counter() - self._t
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.by_epoch.append(self.seconds)
+
+
+def time_steps(step: Callable[[], object], reps: int, device: torch.device | str = "cpu") -> list[float]:
+    """Seconds of each of ``reps`` calls of ``step`` after one untimed warm-up (kernel selection, allocator).
+
+    On CUDA the device is synchronised before each clock read, as its work is asynchronous.
+    """
+    dev = torch.device(device)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda *a: None)
+    times = []
+    for rep in range(reps + 1):
+        sync(dev)
+        start = time.perf_counter()
+        step()
+        sync(dev)
+        if rep:
+            times.append(time.perf_counter() - start)
+    return times

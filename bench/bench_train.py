@@ -60,7 +60,7 @@ from colorvariants.data.catalog import Catalog  # noqa: E402
 from colorvariants.data.datamodule import DataConfig  # noqa: E402
 from colorvariants.data.synth import SynthConfig, write_synthetic_catalog  # noqa: E402
 from colorvariants.models.training import FitConfig, TrainerConfig, fit  # noqa: E402
-from _common import cpu_model, replace_section  # noqa: E402  (bench/ is on sys.path)
+from _common import EpochExtras, cpu_model, replace_section, time_steps  # noqa: E402  (bench/ on sys.path)
 
 SECTION = "## Training loop"
 CLAIM = 1.5  # the issue: ours must reach at least this multiple of the plain loop's images/s
@@ -129,28 +129,6 @@ def run_plain(paths: list[Path], epochs: int, batch_size: int, size: int, worker
     return history
 
 
-# -- ours, with the validation time measured on the side ----------------------------------------------------
-class EpochExtras(pl.Callback):
-    """Seconds spent on validation inside each training epoch (Lightning validates before the epoch ends)."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-        self.by_epoch: list[float] = []
-        self._t = 0.0
-
-    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.seconds = 0.0
-
-    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._t = time.perf_counter()
-
-    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.seconds += time.perf_counter() - self._t
-
-    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self.by_epoch.append(self.seconds)
-
-
 # -- the model alone -------------------------------------------------------------------------------------------
 def time_model_step(batch_size: int, size: int, channels_last: bool, reps: int) -> list[float]:
     """Seconds per forward + backward + SGD step of ResNet-18 + head on 2 x batch_size views (one cat batch)."""
@@ -162,17 +140,15 @@ def time_model_step(batch_size: int, size: int, channels_last: bool, reps: int) 
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
-    times = []
-    for rep in range(reps + 1):  # the first is a warm-up (oneDNN kernel selection, allocator)
-        start = time.perf_counter()
+
+    def step() -> None:
         z0, z1 = model(x).chunk(2)
         loss = criterion(z0, z1)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
-        if rep:
-            times.append(time.perf_counter() - start)
-    return times
+
+    return time_steps(step, reps)
 
 
 # -- report ----------------------------------------------------------------------------------------------------
