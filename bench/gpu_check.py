@@ -18,12 +18,13 @@ or ``FAILED: reason``; ``metrics.json`` and ``summary.txt`` go to ``--out``, els
 - ``catalog``: the synthetic catalog (300 styles at 128 px on the GPU profile).
 - ``fit:<method>`` for triplet, simclr, mocov2, cvssl: ``colorvariants.models.training.fit`` for a fixed number of
   epochs in the profile's precision (bf16-mixed on the GPU) with a GPU-sized batch; every step's loss must be
-  finite and the loss must fall (mean of the last third of the steps below that of the first third).
-  Records images/s (``Throughput``: first epoch excluded; also without the in-epoch validation pass), peak
-  GPU memory and GPU utilisation (sampled in a thread).
+  finite and the loss must fall (mean of the last third of the steps below that of the first third, after
+  MoCo's memory bank has been filled once; on the dry run this is reported, not judged).
+  Records images/s (``Throughput``: first epoch excluded; also without the in-epoch validation pass; and
+  between each epoch's first and last step), peak GPU memory and GPU utilisation (sampled in a thread).
 - ``ceiling:<method>``: the model alone: the method's own ``compute_loss`` with its views made once (random
-  uint8 batch) and reused, backward and optimiser step, same batch and precision. The fit's images/s over this
-  ceiling is the data path's share (target: at least 85%).
+  uint8 batch) and reused, backward and optimiser step, same batch and precision. The fit's images/s between
+  steps over this ceiling is the data path's share (target: at least 85%); over whole epochs, also reported.
 - ``embed:<method>``: ``embed_catalog`` of the test split with the trained model, then ``evaluate_embeddings``.
 - ``index``: ``build_index(kind="auto")`` over the last embedding set (GPU FAISS when faiss sees a GPU), saved,
   loaded back, and every vector must find itself first.
@@ -65,7 +66,7 @@ class Profile:
     size: int  # synthetic images and training input, pixels
     batch_size: int  # images per step (triplet: PK batches of batch_size // 4 styles x 4)
     epochs: int  # fixed budget per method; validation runs once, in the last epoch
-    max_minutes: float  # safety cap per fit
+    max_minutes: float | None  # safety cap per fit
     precision: str
     accelerator: str
     ceiling_reps: int
@@ -73,19 +74,24 @@ class Profile:
     synth_workers: int
     cache_workers: int
     budget_minutes: float  # checks not started by then are reported FAILED (over budget)
+    judge_falling: bool = True  # a fit whose loss does not fall fails (else the verdict is only reported)
     overrides: tuple[tuple[str, str], ...] = ()  # (method, "key=value") on top of the benchmark's row
 
 
 PROFILES: dict[str, Profile] = {
     # One H100: ~1100 training images, 4 steps of 256 an epoch; the whole run must end inside 8 minutes.
-    "gpu": Profile(styles=300, size=128, batch_size=256, epochs=30, max_minutes=1.5, precision="bf16-mixed",
+    # Four fits of at most a minute each; checks not started by minute 6.5 are reported as skipped.
+    "gpu": Profile(styles=300, size=128, batch_size=256, epochs=30, max_minutes=1.0, precision="bf16-mixed",
                    accelerator="gpu", ceiling_reps=20, embed_batch=512, synth_workers=min(16, os.cpu_count() or 1),
-                   cache_workers=8, budget_minutes=7.0),
-    # Two CPU cores in CI: same path, tiny sizes, fp32 (the CPU default precision).
-    # MoCo's bank shrinks to 4 batches so that it is refilled with real keys within the few steps there are.
-    "dry-run": Profile(styles=12, size=32, batch_size=8, epochs=3, max_minutes=1.0, precision="32-true",
-                       accelerator="cpu", ceiling_reps=2, embed_batch=64, synth_workers=1, cache_workers=1,
-                       budget_minutes=4.0, overrides=(("mocov2", "model.memory_bank_size=32"),)),
+                   cache_workers=8, budget_minutes=6.5),
+    # Two CPU cores in CI: same path, tiny sizes, fp32 (the CPU default precision). Over ~10 steps of 8 images
+    # the loss is mostly augmentation noise, so whether it falls is reported, not judged (finiteness is).
+    # MoCo's bank shrinks to 4 batches so that it holds real keys within those steps. No time cap: the number
+    # of steps must not depend on how busy the CPU is.
+    "dry-run": Profile(styles=12, size=32, batch_size=8, epochs=2, max_minutes=None, precision="32-true",
+                       accelerator="cpu", ceiling_reps=1, embed_batch=64, synth_workers=1, cache_workers=1,
+                       budget_minutes=60.0, judge_falling=False,
+                       overrides=(("mocov2", "model.memory_bank_size=32"),)),
 }
 
 
@@ -105,7 +111,7 @@ class CheckResult:
         return f"{self.name:<16} {status}" + (f" ({brief})" if brief and self.ok else "")
 
 
-BRIEF_KEYS = ("device", "images", "steps", "first_loss", "last_loss", "images_per_second_train",
+BRIEF_KEYS = ("device", "images", "steps", "first_loss", "last_loss", "images_per_second_steps",
               "peak_memory_mib", "gpu_util_mean", "images_per_second", "share_of_ceiling", "recall@1",
               "kind", "gpu", "self_top1")
 
@@ -404,7 +410,8 @@ def fit_config(p: Profile, method: str, cache_dir: str) -> Any:
     return from_dict(FitConfig, apply_overrides(data, overrides))
 
 
-def _loss_trace_class() -> type:
+def _callback_classes() -> tuple[type, type]:
+    """(LossTrace, StepClock): defined on first use, so that importing this script needs no Lightning."""
     import pytorch_lightning as pl
     import torch
 
@@ -427,12 +434,46 @@ def _loss_trace_class() -> type:
             if not all(math.isfinite(v) for v in self.losses):
                 trainer.should_stop = True
 
-    return LossTrace
+    class StepClock(pl.Callback):
+        """Images per second between the first and the last step of each epoch (device synchronised there only).
+
+        Leaves out what an epoch adds around its steps (loader start, validation, checkpoints): with ~4 steps an
+        epoch on the 300-style catalog those would swamp the data path that the ceiling is compared with.
+        """
+
+        def __init__(self) -> None:
+            self.images = 0
+            self.seconds = 0.0
+            self._start: float | None = None
+            self._images = 0
+
+        def _sync(self, pl_module: pl.LightningModule) -> None:
+            if pl_module.device.type == "cuda":
+                torch.cuda.synchronize(pl_module.device)
+
+        def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
+                               batch: Any, batch_idx: int) -> None:
+            last = batch_idx + 1 >= trainer.num_training_batches
+            if batch_idx == 0 or last:
+                self._sync(pl_module)
+            if batch_idx == 0:
+                self._start, self._images = time.perf_counter(), 0
+            else:
+                self._images += int(batch["image"].shape[0])
+            if last and batch_idx > 0 and self._start is not None:
+                self.seconds += time.perf_counter() - self._start
+                self.images += self._images
+
+        @property
+        def images_per_second(self) -> float:
+            return self.images / self.seconds if self.seconds > 0 else 0.0
+
+    return LossTrace, StepClock
 
 
-def loss_verdict(losses: list[float], warmup: int = 0) -> dict[str, Any]:
+def loss_verdict(losses: list[float], warmup: int = 0, judge_falling: bool = True) -> dict[str, Any]:
     """Finite at every step, and falling after ``warmup`` steps: the mean of the last third of the remaining
-    steps below the first third's. Raises ``CheckFailed`` otherwise."""
+    steps below the first third's. Raises ``CheckFailed`` otherwise (for falling only with ``judge_falling``)."""
     if not losses:
         raise CheckFailed("no training step ran")
     bad = [i for i, v in enumerate(losses) if not math.isfinite(v)]
@@ -444,8 +485,8 @@ def loss_verdict(losses: list[float], warmup: int = 0) -> dict[str, Any]:
     third = len(judged) // 3
     first, last = statistics.fmean(judged[:third]), statistics.fmean(judged[-third:])
     figures = {"steps": len(losses), "warmup_steps": warmup, "first_loss": round(first, 4),
-               "last_loss": round(last, 4), "losses": [round(v, 5) for v in losses]}
-    if not last < first:
+               "last_loss": round(last, 4), "falling": last < first, "losses": [round(v, 5) for v in losses]}
+    if judge_falling and not last < first:
         raise CheckFailed(f"loss did not fall: first third {first:.4f}, last third {last:.4f} "
                           f"(steps {warmup} to {len(losses)})")
     return figures
@@ -468,13 +509,14 @@ def check_fit(ctx: Context, method: str) -> dict[str, Any]:
 
     catalog = ctx.require("catalog", "the catalog")
     cfg = fit_config(ctx.profile, method, ctx.cache_dir)
-    trace, extras = _loss_trace_class()(), EpochExtras()
+    loss_trace, step_clock = _callback_classes()
+    trace, clock, extras = loss_trace(), step_clock(), EpochExtras()
     batch_size = step_batch_size(cfg)
     figures: dict[str, Any] = {"precision": cfg.trainer.precision, "sampler": cfg.data.sampler,
                                "batch_size": batch_size}
     start = time.perf_counter()
     with UtilisationSampler() as sampler, peak_memory(figures):
-        result = fit(cfg, catalog, ctx.work / "runs" / method, callbacks=[trace, extras])
+        result = fit(cfg, catalog, ctx.work / "runs" / method, callbacks=[trace, clock, extras])
     figures.update(sampler.figures(), wall_seconds=round(time.perf_counter() - start, 1), epochs=result.epochs,
                    images_per_second=round(result.images_per_second, 1), val=result.val_metrics)
     history = result.history
@@ -483,11 +525,13 @@ def check_fit(ctx: Context, method: str) -> dict[str, Any]:
     seconds = sum(history[i]["seconds"] - (extras.by_epoch[i] if i < len(extras.by_epoch) else 0.0) for i in timed)
     figures["images_per_second_train"] = round(images / seconds, 1) if seconds > 0 else 0.0
     figures["validation_seconds"] = [round(s, 2) for s in extras.by_epoch]
+    figures["images_per_second_steps"] = round(clock.images_per_second, 1)
+    # Recorded before the verdict: the ceiling and the embedding still run on a fit whose loss failed it.
+    ctx.fits = {**(ctx.fits or {}), method: {"result": result, "figures": figures, "config": cfg}}
     try:
-        figures.update(loss_verdict(trace.losses, warmup_steps(cfg, batch_size)))
+        figures.update(loss_verdict(trace.losses, warmup_steps(cfg, batch_size), ctx.profile.judge_falling))
     except CheckFailed as exc:
         raise CheckFailed(str(exc), {**figures, "losses": trace.losses}) from None
-    ctx.fits = {**(ctx.fits or {}), method: {"result": result, "figures": figures, "config": cfg}}
     return figures
 
 
@@ -546,9 +590,8 @@ def check_ceiling(ctx: Context, method: str) -> dict[str, Any]:
     b = step_batch_size(cfg)
     device = torch.device("cuda" if p.accelerator == "gpu" and torch.cuda.is_available() else "cpu")
     torch.manual_seed(0)
+    # As fit() trains it: the method's own module (inputs go channels_last in its _prep, weights as built).
     module = build_method(cfg.method, {**cfg.model, "image_size": cfg.data.image_size}).to(device)
-    if module.config.channels_last:
-        module = module.to(memory_format=torch.channels_last)
     module.train()
     optimizer = build_optimizer([q for q in module.parameters() if q.requires_grad], module.config.optimizer, b)
     dtype = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(cfg.trainer.precision)
@@ -568,10 +611,12 @@ def check_ceiling(ctx: Context, method: str) -> dict[str, Any]:
     median = statistics.median(times)
     figures.update(step_seconds_median=round(median, 5), images_per_second=round(b / median, 1))
     fit = (ctx.fits or {}).get(method)
-    if fit is not None:
-        share = fit["figures"]["images_per_second_train"] / figures["images_per_second"]
+    if fit is not None:  # the steps' rate is the data path's; the epochs' adds Lightning's per-epoch work
+        share = fit["figures"]["images_per_second_steps"] / figures["images_per_second"]
         figures.update(share_of_ceiling=round(share, 3), share_target=SHARE_TARGET,
-                       meets_target=bool(share >= SHARE_TARGET))
+                       meets_target=bool(share >= SHARE_TARGET),
+                       share_of_ceiling_epochs=round(fit["figures"]["images_per_second_train"]
+                                                     / figures["images_per_second"], 3))
     return figures
 
 

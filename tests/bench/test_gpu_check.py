@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 def _load_gpu_check():
     spec = importlib.util.spec_from_file_location("gpu_check", REPO / "bench" / "gpu_check.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules["gpu_check"] = module  # dataclasses look their module up while the file runs
     spec.loader.exec_module(module)
     return module
 
@@ -54,11 +56,13 @@ def test_dry_run_passes_every_check_from_the_wheel_without_wandb(tmp_path: Path)
     assert env_check["wandb_installed"] is False and env_check["requirements_unmet"] == []
     for method in gpu_check.METHODS:
         fit = checks[f"fit:{method}"]
-        assert fit["precision"] == "32-true" and fit["steps"] >= 3 and fit["last_loss"] < fit["first_loss"]
-        assert fit["images_per_second_train"] > 0 and fit["peak_memory_mib"] is None  # no GPU here
+        assert fit["precision"] == "32-true" and fit["steps"] >= 3 and isinstance(fit["falling"], bool)
+        assert len(fit["losses"]) == fit["steps"] and all(math.isfinite(v) for v in fit["losses"])
+        assert fit["images_per_second_steps"] > 0 and fit["images_per_second_train"] > 0
+        assert fit["peak_memory_mib"] is None and fit["gpu_util_mean"] is None  # no GPU here
         ceiling = checks[f"ceiling:{method}"]
         assert ceiling["images_per_second"] > 0 and ceiling["batch_size"] == fit["batch_size"]
-        assert ceiling["share_of_ceiling"] == pytest.approx(fit["images_per_second_train"]
+        assert ceiling["share_of_ceiling"] == pytest.approx(fit["images_per_second_steps"]
                                                            / ceiling["images_per_second"], rel=1e-2)
         embed = checks[f"embed:{method}"]
         assert embed["images"] == checks["catalog"]["test_images"] and 0.0 <= embed["recall@1"] <= 1.0
@@ -73,6 +77,10 @@ def test_loss_verdict_needs_finite_falling_losses() -> None:
         gpu_check.loss_verdict([1.0, 1.1, 1.2, 1.3, 1.4, 1.5])
     with pytest.raises(gpu_check.CheckFailed, match="no training step"):
         gpu_check.loss_verdict([])
+    # The dry run reports a rising loss instead of failing on it; a NaN fails it all the same.
+    assert gpu_check.loss_verdict([1.0, 1.1, 1.2, 1.3, 1.4, 1.5], judge_falling=False)["falling"] is False
+    with pytest.raises(gpu_check.CheckFailed, match="non-finite"):
+        gpu_check.loss_verdict([1.0, float("inf"), 1.2], judge_falling=False)
 
 
 def test_loss_verdict_skips_a_memory_bank_warm_up() -> None:
