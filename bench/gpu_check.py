@@ -3,8 +3,8 @@
 Written for a lent GPU machine (minutes of device time, nothing downloadable there). From the repository root:
 
     make gpu-wheels                       # here, with network: the wheels the device lacks, into .gpu-wheels/
-    bash bench/gpu_check.sh               # there: installs .gpu-wheels/*.whl into a temporary site folder, runs
-    bash bench/gpu_check.sh --dry-run     # anywhere: the same code on the CPU at tiny sizes (in the test suite)
+    bash bench/gpu_check.sh               # there: installs .gpu-wheels/*.whl in a temporary folder, runs
+    bash bench/gpu_check.sh --dry-run     # anywhere: the same code on the CPU at tiny sizes (a test runs it)
 
 Every check below runs isolated (one that fails does not stop the others) and ends as one summary line, ``ok``
 or ``FAILED: reason``; ``metrics.json`` and ``summary.txt`` go to ``--out``, else ``$OUT`` when set, else
@@ -16,23 +16,25 @@ or ``FAILED: reason``; ``metrics.json`` and ``summary.txt`` go to ``--out``, els
 - ``environment``: nvidia-smi, versions, the GPU; every requirement of the installed project met (wandb may be
   absent: it is imported only with ``--wandb``); on the GPU profile, a CUDA device must be there.
 - ``catalog``: the synthetic catalog (300 styles at 128 px on the GPU profile).
-- ``fit:<method>`` for triplet, simclr, mocov2, cvssl: ``colorvariants.models.training.fit`` for a fixed number of
-  epochs in the profile's precision (bf16-mixed on the GPU) with a GPU-sized batch; every step's loss must be
-  finite and the loss must fall (mean of the last third of the steps below that of the first third, after
-  MoCo's memory bank has been filled once; on the dry run this is reported, not judged).
+- ``fit:<method>`` for triplet, simclr, mocov2, cvssl: ``colorvariants.models.training.fit`` for a fixed
+  number of epochs in the profile's precision (bf16-mixed on the GPU) with a GPU-sized batch; every step's
+  loss must be finite and the loss must fall (mean of the last third of the steps below the first third's,
+  after MoCo's memory bank has been filled once; on the dry run this is reported, not judged).
   Records images/s (``Throughput``: first epoch excluded; also without the in-epoch validation pass; and
   between each epoch's first and last step), peak GPU memory and GPU utilisation (sampled in a thread).
 - ``ceiling:<method>``: the model alone: the method's own ``compute_loss`` with its views made once (random
   uint8 batch) and reused, backward and optimiser step, same batch and precision. The fit's images/s between
   steps over this ceiling is the data path's share (target: at least 85%); over whole epochs, also reported.
-- ``embed:<method>``: ``embed_catalog`` of the test split with the trained model, then ``evaluate_embeddings``.
-- ``index``: ``build_index(kind="auto")`` over the last embedding set (GPU FAISS when faiss sees a GPU), saved,
-  loaded back, and every vector must find itself first.
+- ``embed:<method>``: ``embed_catalog`` of the test split with the trained model, then
+  ``evaluate_embeddings``.
+- ``index``: ``build_index(kind="auto")`` over the last embedding set (GPU FAISS when faiss sees a GPU),
+  saved, loaded back, and every vector must find itself first.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import math
@@ -60,7 +62,7 @@ INSTALL_ENV = "GPU_CHECK_INSTALL"  # the parent's install record, handed to the 
 
 @dataclass(frozen=True)
 class Profile:
-    """Sizes and settings of one run; ``gpu`` is the real check, ``dry-run`` the same code on a CPU in seconds."""
+    """Sizes and settings of one run: ``gpu`` is the real check, ``dry-run`` the same code on a CPU."""
 
     styles: int
     size: int  # synthetic images and training input, pixels
@@ -82,8 +84,8 @@ PROFILES: dict[str, Profile] = {
     # One H100: ~1100 training images, 4 steps of 256 an epoch; the whole run must end inside 8 minutes.
     # Four fits of at most a minute each; checks not started by minute 6.5 are reported as skipped.
     "gpu": Profile(styles=300, size=128, batch_size=256, epochs=30, max_minutes=1.0, precision="bf16-mixed",
-                   accelerator="gpu", ceiling_reps=20, embed_batch=512, synth_workers=min(16, os.cpu_count() or 1),
-                   cache_workers=8, budget_minutes=6.5),
+                   accelerator="gpu", ceiling_reps=20, embed_batch=512,
+                   synth_workers=min(16, os.cpu_count() or 1), cache_workers=8, budget_minutes=6.5),
     # Two CPU cores in CI: same path, tiny sizes, fp32 (the CPU default precision). Over ~10 steps of 8 images
     # the loss is mostly augmentation noise, so whether it falls is reported, not judged (finiteness is).
     # MoCo's bank shrinks to 4 batches so that it holds real keys within those steps. No time cap: the number
@@ -128,7 +130,7 @@ class CheckFailed(Exception):
         self.figures = figures or {}
 
 
-# -- the carried wheels ------------------------------------------------------------------------------------------
+# -- the carried wheels --------------------------------------------------------------------------------------
 def install_wheels(wheels: Path) -> dict[str, Any]:
     """``pip install --no-index --no-deps --target TMP`` of every wheel in ``wheels``; returns the record."""
     files = sorted(wheels.glob("*.whl"))
@@ -146,12 +148,13 @@ def install_wheels(wheels: Path) -> dict[str, Any]:
 
 
 def install_then_rerun(args: argparse.Namespace, argv: list[str]) -> None:
-    """Install the wheels, then replace this process by the same command with the site folder on PYTHONPATH."""
+    """Install the wheels, then re-run this command in a new process image with their folder on PYTHONPATH."""
     start = time.perf_counter()
     try:
         record = {"ok": True, **install_wheels(args.wheels)}
     except Exception as exc:  # the run goes on with what is installed; the install check reports the failure
-        record = {"ok": False, "reason": f"{type(exc).__name__}: {exc}", "seconds": time.perf_counter() - start}
+        record = {"ok": False, "reason": f"{type(exc).__name__}: {exc}",
+                  "seconds": time.perf_counter() - start}
     env = dict(os.environ)
     env[INSTALL_ENV] = json.dumps(record)
     if record.get("site"):
@@ -168,10 +171,10 @@ def import_project() -> None:
         sys.path.insert(0, str(REPO))
 
 
-# -- GPU utilisation -------------------------------------------------------------------------------------------
+# -- GPU utilisation -----------------------------------------------------------------------------------------
 def _nvidia_smi_util() -> float:
-    out = subprocess.run(["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits", "-i", "0"],
-                         capture_output=True, text=True, timeout=10, check=True).stdout
+    query = ["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits", "-i", "0"]
+    out = subprocess.run(query, capture_output=True, text=True, timeout=10, check=True).stdout
     return float(out.strip().splitlines()[0])
 
 
@@ -232,6 +235,8 @@ def peak_memory(figures: dict[str, Any]) -> Iterator[None]:
 
     cuda = torch.cuda.is_available()
     if cuda:
+        gc.collect()  # the previous check's model and optimiser, so that they do not count here
+        torch.cuda.empty_cache()
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     try:
@@ -240,7 +245,7 @@ def peak_memory(figures: dict[str, Any]) -> Iterator[None]:
         figures["peak_memory_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1) if cuda else None
 
 
-# -- the checks ------------------------------------------------------------------------------------------------
+# -- the checks ----------------------------------------------------------------------------------------------
 @dataclass
 class Context:
     """What the checks share: the profile, folders, and what earlier checks produced."""
@@ -332,6 +337,8 @@ def check_environment(ctx: Context) -> dict[str, Any]:
         "device": torch.cuda.get_device_name(0) if cuda else "cpu",
         "python": sys.version.split()[0], "torch": torch.__version__, "cuda": torch.version.cuda,
         "cudnn": torch.backends.cudnn.version() if cuda else None,
+        "cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
+        "gpu_memory_mib": round(torch.cuda.get_device_properties(0).total_memory / 2**20) if cuda else None,
         "bf16_supported": bool(cuda and torch.cuda.is_bf16_supported()),
         "capability": ".".join(map(str, torch.cuda.get_device_capability(0))) if cuda else None,
         "torchvision": torchvision.__version__, "pytorch_lightning": pl.__version__,
@@ -355,7 +362,7 @@ def check_environment(ctx: Context) -> dict[str, Any]:
 
 
 def _importable(name: str) -> bool:
-    """Whether ``import name`` works (an import, not a lookup: a broken or blocked package counts as absent)."""
+    """Whether ``import name`` works (an import, not a lookup: a broken or blocked package is absent)."""
     import importlib
 
     try:
@@ -399,9 +406,10 @@ def fit_config(p: Profile, method: str, cache_dir: str) -> Any:
         "method": method,
         "data": to_dict(DataConfig(image_size=p.size, batch_size=p.batch_size, cache_dir=cache_dir,
                                    cache_workers=p.cache_workers)),
-        "trainer": to_dict(TrainerConfig(max_epochs=p.epochs, max_minutes=p.max_minutes, accelerator=p.accelerator,
-                                         devices=1, precision=p.precision, progress_bar=False,
-                                         check_val_every_n_epoch=p.epochs, log_every_n_steps=5)),
+        "trainer": to_dict(TrainerConfig(max_epochs=p.epochs, max_minutes=p.max_minutes,
+                                         accelerator=p.accelerator, devices=1, precision=p.precision,
+                                         progress_bar=False, check_val_every_n_epoch=p.epochs,
+                                         log_every_n_steps=5)),
         "model": {},
     }
     pk_k = DataConfig().pk_k
@@ -416,7 +424,7 @@ def _callback_classes() -> tuple[type, type]:
     import torch
 
     class LossTrace(pl.Callback):
-        """Every step's loss, kept on the device and read once an epoch (no per-step sync); stops at a NaN/inf."""
+        """Every step's loss, kept on the device and read once an epoch (no sync a step); stops at NaN/inf."""
 
         def __init__(self) -> None:
             self.losses: list[float] = []
@@ -435,10 +443,10 @@ def _callback_classes() -> tuple[type, type]:
                 trainer.should_stop = True
 
     class StepClock(pl.Callback):
-        """Images per second between the first and the last step of each epoch (device synchronised there only).
+        """Images per second between the first and the last step of each epoch (the device synced there only).
 
-        Leaves out what an epoch adds around its steps (loader start, validation, checkpoints): with ~4 steps an
-        epoch on the 300-style catalog those would swamp the data path that the ceiling is compared with.
+        Leaves out what an epoch adds around its steps (loader start, validation, checkpoints): with ~4 steps
+        an epoch on the 300-style catalog those would swamp the data path that the ceiling is compared with.
         """
 
         def __init__(self) -> None:
@@ -473,7 +481,7 @@ def _callback_classes() -> tuple[type, type]:
 
 def loss_verdict(losses: list[float], warmup: int = 0, judge_falling: bool = True) -> dict[str, Any]:
     """Finite at every step, and falling after ``warmup`` steps: the mean of the last third of the remaining
-    steps below the first third's. Raises ``CheckFailed`` otherwise (for falling only with ``judge_falling``)."""
+    steps below the first third's. Raises ``CheckFailed`` otherwise (falling only with ``judge_falling``)."""
     if not losses:
         raise CheckFailed("no training step ran")
     bad = [i for i, v in enumerate(losses) if not math.isfinite(v)]
@@ -517,12 +525,14 @@ def check_fit(ctx: Context, method: str) -> dict[str, Any]:
     start = time.perf_counter()
     with UtilisationSampler() as sampler, peak_memory(figures):
         result = fit(cfg, catalog, ctx.work / "runs" / method, callbacks=[trace, clock, extras])
-    figures.update(sampler.figures(), wall_seconds=round(time.perf_counter() - start, 1), epochs=result.epochs,
-                   images_per_second=round(result.images_per_second, 1), val=result.val_metrics)
+    figures.update(sampler.figures(), wall_seconds=round(time.perf_counter() - start, 1),
+                   epochs=result.epochs, images_per_second=round(result.images_per_second, 1),
+                   val=result.val_metrics)
     history = result.history
     timed = range(1, len(history)) if len(history) > 1 else range(len(history))
     images = sum(history[i]["images"] for i in timed)
-    seconds = sum(history[i]["seconds"] - (extras.by_epoch[i] if i < len(extras.by_epoch) else 0.0) for i in timed)
+    validation = extras.by_epoch + [0.0] * len(history)
+    seconds = sum(history[i]["seconds"] - validation[i] for i in timed)
     figures["images_per_second_train"] = round(images / seconds, 1) if seconds > 0 else 0.0
     figures["validation_seconds"] = [round(s, 2) for s in extras.by_epoch]
     figures["images_per_second_steps"] = round(clock.images_per_second, 1)
@@ -557,7 +567,7 @@ def _random_batch(b: int, size: int, masks: bool, pk_k: int, device: Any) -> dic
 def frozen_views(module: Any, batch: dict[str, Any]) -> Iterator[None]:
     """Make the method's views once from ``batch`` and hand the same tensors back on every later call.
 
-    ``compute_loss`` then runs the model alone (backbone, heads, loss) on fixed inputs: the model-only ceiling.
+    ``compute_loss`` then runs the model alone (backbone, heads, loss) on fixed inputs: the model's ceiling.
     The view maker is whichever of ``make_views`` / ``views`` the method has; the patch lives on the instance.
     """
     name = next((n for n in ("make_views", "views") if hasattr(module, n)), None)
@@ -593,7 +603,8 @@ def check_ceiling(ctx: Context, method: str) -> dict[str, Any]:
     # As fit() trains it: the method's own module (inputs go channels_last in its _prep, weights as built).
     module = build_method(cfg.method, {**cfg.model, "image_size": cfg.data.image_size}).to(device)
     module.train()
-    optimizer = build_optimizer([q for q in module.parameters() if q.requires_grad], module.config.optimizer, b)
+    params = [q for q in module.parameters() if q.requires_grad]
+    optimizer = build_optimizer(params, module.config.optimizer, b)
     dtype = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(cfg.trainer.precision)
     masks = ctx.catalog.has_masks() if ctx.catalog is not None else True
     batch = _random_batch(b, cfg.data.image_size, masks, cfg.data.pk_k, device)
@@ -672,7 +683,7 @@ def check_index(ctx: Context) -> dict[str, Any]:
 
 
 def plan() -> list[tuple[str, Callable[[Context], dict[str, Any]]]]:
-    """Every check in order: the fits first, then each ceiling (so it can state the fit's share), then embeds."""
+    """Every check in order: the fits, then the ceilings (each states its fit's share), then the embeds."""
     steps: list[tuple[str, Callable[[Context], dict[str, Any]]]] = [
         ("install", check_install), ("environment", check_environment), ("catalog", check_catalog)]
     for kind, fn in (("fit", check_fit), ("ceiling", check_ceiling), ("embed", check_embed)):
@@ -706,7 +717,8 @@ def default_out() -> Path:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dry-run", action="store_true", help="CPU, tiny sizes, same code path (seconds)")
-    parser.add_argument("--out", type=Path, default=None, help="output folder (default: $OUT, else runs/gpu_check)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default: $OUT, else runs/gpu_check)")
     parser.add_argument("--wheels", type=Path, default=REPO / ".gpu-wheels",
                         help="folder of wheels to install first (skipped when it does not exist)")
     parser.add_argument("--no-install", action="store_true", help="use the environment as it is")
@@ -750,7 +762,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(results: list[CheckResult], ctx: Context, out: Path, seconds: float) -> int:
-    """Write metrics.json and summary.txt; print the summary last (the device tool returns the output's tail)."""
+    """Write metrics.json and summary.txt; print the summary last (the device tool returns the tail)."""
     from colorvariants.io import write_json, write_text
 
     lines = [r.line() for r in results]

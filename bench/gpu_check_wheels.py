@@ -1,10 +1,10 @@
-"""``make gpu-wheels``: the wheels a lent GPU machine lacks, for CPython 3.12 manylinux x86_64, in ``.gpu-wheels/``.
+"""``make gpu-wheels``: the wheels a lent GPU machine lacks (CPython 3.12 manylinux x86_64), in .gpu-wheels/.
 
 The device has Python 3.12, torch 2.11 (CUDA 13), torchvision 0.26, Lightning 2.6, numpy, pandas, pyarrow,
 OpenCV, scikit-learn, PyYAML, tqdm, psutil, Pillow (KINDS.md of the device tool), but no lightly, faiss,
-pytorch-metric-learning or wandb, and no network. This downloads the pinned ``CARRIED`` set (``--no-deps``: each
-missing dependency is named here), builds a wheel for a pure-Python one that PyPI has only as source, builds the
-project's own wheel, then checks what the device will install (``pip install --no-index --no-deps``):
+pytorch-metric-learning or wandb, and no network. This downloads the pinned ``CARRIED`` set (``--no-deps``:
+each missing dependency is named here), builds a wheel for a pure-Python one that PyPI has only as source,
+builds the project's own wheel, then checks what the device will install (``pip install --no-deps``):
 
 - every wheel installs on CPython 3.12 manylinux x86_64 (``pip install --dry-run`` with that target);
 - every requirement of every carried wheel is met by another carried wheel or by the device's packages (the
@@ -50,8 +50,8 @@ DEVICE: dict[str, str | None] = {
     "python-dateutil": None, "typing-extensions": None, "filelock": None, "fsspec": None, "timm": None,
 }
 OPTIONAL_AT_RUN_TIME = {"wandb"}
-PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64",
-             "manylinux1_x86_64")
+PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64",
+             "manylinux2014_x86_64", "manylinux1_x86_64")
 TARGET = ["--python-version", "3.12", "--implementation", "cp", "--only-binary=:all:",
           *(a for p in PLATFORMS for a in ("--platform", p))]
 
@@ -87,7 +87,8 @@ def metadata(wheel: Path) -> email.message.Message:
 def tracked_bytes() -> int:
     """Bytes of the files git tracks (what travels besides the carried paths), 0 outside a git checkout."""
     try:
-        out = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z"], capture_output=True, check=True).stdout
+        cmd = ["git", "-C", str(REPO), "ls-files", "-z"]
+        out = subprocess.run(cmd, capture_output=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return 0
     return sum((REPO / f).stat().st_size for f in out.decode().split("\0") if f and (REPO / f).is_file())
@@ -135,8 +136,9 @@ def verify(dest: Path) -> list[str]:
     if assumed:
         print("on the device, version not read (assumed to fit): " + ", ".join(sorted(assumed)))
     with tempfile.TemporaryDirectory() as tmp:
-        out = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "-q", "--no-index", "--no-deps",
-                              *TARGET, "--target", tmp, *map(str, wheels)], capture_output=True, text=True)
+        cmd = [sys.executable, "-m", "pip", "install", "--dry-run", "-q", "--no-index", "--no-deps", *TARGET,
+               "--target", tmp, *map(str, wheels)]
+        out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         problems.append("pip would not install the set on CPython 3.12 manylinux x86_64: "
                         + (out.stderr.strip().splitlines() or ["?"])[-1])
@@ -147,7 +149,8 @@ def verify(dest: Path) -> list[str]:
     print(f"wheels: {len(wheels)} files, {mib:.1f} MiB; with the tracked working tree ({tree:.1f} MiB): "
           f"{mib + tree:.1f} MiB of the device tool's {LIMIT_MIB:.0f} MiB")
     if mib + tree > LIMIT_MIB:
-        problems.append(f"{mib:.1f} MiB of wheels + {tree:.1f} MiB of working tree exceed {LIMIT_MIB:.0f} MiB")
+        problems.append(f"{mib:.1f} MiB of wheels + {tree:.1f} MiB of working tree exceed "
+                        f"{LIMIT_MIB:.0f} MiB")
     return problems
 
 

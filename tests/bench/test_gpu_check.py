@@ -1,5 +1,5 @@
-"""The GPU check's CPU dry run (bench/gpu_check.py --dry-run): every check passes on the same code path as on a
-GPU, from the project's own wheel, with wandb unimportable (as on the device); and the loss verdict."""
+"""The GPU check's CPU dry run (bench/gpu_check.py --dry-run): every check passes on the code path of the GPU
+run, from the project's own wheel, with wandb unimportable (as on the device); and the loss verdict."""
 
 from __future__ import annotations
 
@@ -50,7 +50,8 @@ def test_dry_run_passes_every_check_from_the_wheel_without_wandb(tmp_path: Path)
     assert metrics["ok"] is True and metrics["profile"] == "dry-run"
     assert (out / "summary.txt").read_text().splitlines()[:len(checks)] == metrics["summary"][:len(checks)]
 
-    assert checks["install"]["installed"] is True and checks["install"]["wheels"][0].startswith("colorvariants")
+    install = checks["install"]
+    assert install["installed"] is True and install["wheels"][0].startswith("colorvariants")
     env_check = checks["environment"]
     assert env_check["colorvariants"].startswith(checks["install"]["site"])  # imported from the wheel
     assert env_check["wandb_installed"] is False and env_check["requirements_unmet"] == []
