@@ -77,6 +77,7 @@ class Profile:
     cache_workers: int
     budget_minutes: float  # checks not started by then are reported FAILED (over budget)
     judge_falling: bool = True  # a fit whose loss does not fall fails (else the verdict is only reported)
+    threads: int | None = None  # torch intra-op threads (None: torch's default)
     overrides: tuple[tuple[str, str], ...] = ()  # (method, "key=value") on top of the benchmark's row
 
 
@@ -89,10 +90,11 @@ PROFILES: dict[str, Profile] = {
     # Two CPU cores in CI: same path, tiny sizes, fp32 (the CPU default precision). Over ~10 steps of 8 images
     # the loss is mostly augmentation noise, so whether it falls is reported, not judged (finiteness is).
     # MoCo's bank shrinks to 4 batches so that it holds real keys within those steps. No time cap: the number
-    # of steps must not depend on how busy the CPU is.
+    # of steps must not depend on how busy the CPU is. One thread: a second one waits for a busy core at every
+    # operator (on 2 shared cores a 16-image step of ResNet-18 at 32 px took 7 s with 2 threads).
     "dry-run": Profile(styles=12, size=32, batch_size=8, epochs=2, max_minutes=None, precision="32-true",
                        accelerator="cpu", ceiling_reps=1, embed_batch=64, synth_workers=1, cache_workers=1,
-                       budget_minutes=60.0, judge_falling=False,
+                       budget_minutes=60.0, judge_falling=False, threads=1,
                        overrides=(("mocov2", "model.memory_bank_size=32"),)),
 }
 
@@ -409,7 +411,7 @@ def fit_config(p: Profile, method: str, cache_dir: str) -> Any:
         "trainer": to_dict(TrainerConfig(max_epochs=p.epochs, max_minutes=p.max_minutes,
                                          accelerator=p.accelerator, devices=1, precision=p.precision,
                                          progress_bar=False, check_val_every_n_epoch=p.epochs,
-                                         log_every_n_steps=5)),
+                                         log_every_n_steps=5, threads=p.threads)),
         "model": {},
     }
     pk_k = DataConfig().pk_k
@@ -743,6 +745,10 @@ def main(argv: list[str] | None = None) -> int:
 
     name = "dry-run" if args.dry_run else "gpu"
     profile = PROFILES[name] if args.epochs is None else replace(PROFILES[name], epochs=args.epochs)
+    if profile.threads:
+        import torch
+
+        torch.set_num_threads(profile.threads)
     out = args.out or default_out()
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="gpu_check_work_"))
