@@ -99,3 +99,5 @@ def test_warmup_is_one_bank_fill_for_mocov2_and_none_for_the_others() -> None:
     assert gpu_check.warmup_steps(gpu_check.fit_config(profile, "simclr", "unused"), 256) == 0
     triplet = gpu_check.fit_config(profile, "triplet", "unused")
     assert triplet.data.sampler == "pk" and gpu_check.step_batch_size(triplet) == profile.batch_size
+    # The GPU run asks for bf16-mixed itself rather than relying on fit()'s default for the device.
+    assert triplet.trainer.precision == "bf16-mixed" and triplet.trainer.accelerator == "gpu"
