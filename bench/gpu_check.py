@@ -34,7 +34,6 @@ or ``FAILED: reason``; ``metrics.json`` and ``summary.txt`` go to ``--out``, els
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import logging
 import math
@@ -44,17 +43,25 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/: _common.py, gpu_check_measure.py
+
+from gpu_check_measure import (  # noqa: E402
+    UtilisationSampler,
+    callback_classes,
+    frozen_views,
+    peak_memory,
+    random_batch,
+)
+
 METHODS = ("triplet", "simclr", "mocov2", "cvssl")
 SHARE_TARGET = 0.85  # the issue: the data path must keep the fit at >= 85% of the model-only ceiling
 INSTALL_ENV = "GPU_CHECK_INSTALL"  # the parent's install record, handed to the re-run child
@@ -171,80 +178,6 @@ def import_project() -> None:
         import colorvariants  # noqa: F401
     except ImportError:
         sys.path.insert(0, str(REPO))
-
-
-# -- GPU utilisation -----------------------------------------------------------------------------------------
-def _nvidia_smi_util() -> float:
-    query = ["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits", "-i", "0"]
-    out = subprocess.run(query, capture_output=True, text=True, timeout=10, check=True).stdout
-    return float(out.strip().splitlines()[0])
-
-
-def _utilisation_reader() -> Callable[[], float] | None:
-    """torch.cuda.utilization (NVML) when it answers, else nvidia-smi, else None (no GPU)."""
-    import torch
-
-    if not torch.cuda.is_available():
-        return None
-    for reader in (lambda: float(torch.cuda.utilization()), _nvidia_smi_util):
-        try:
-            reader()
-            return reader
-        except Exception:
-            continue
-    return None
-
-
-class UtilisationSampler:
-    """GPU utilisation (%) sampled every ``period`` seconds in a thread while the ``with`` block runs."""
-
-    def __init__(self, period: float = 0.2) -> None:
-        self.period = period
-        self.samples: list[float] = []
-        self._stop = threading.Event()
-        self._reader = _utilisation_reader()
-        self._thread: threading.Thread | None = None
-
-    def __enter__(self) -> UtilisationSampler:
-        if self._reader is not None:
-            self._thread = threading.Thread(target=self._run, daemon=True)
-            self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.period):
-            try:
-                self.samples.append(self._reader())  # type: ignore[misc]
-            except Exception:
-                return
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def figures(self) -> dict[str, Any]:
-        if not self.samples:
-            return {"gpu_util_mean": None, "gpu_util_max": None, "gpu_util_samples": 0}
-        return {"gpu_util_mean": round(statistics.fmean(self.samples), 1), "gpu_util_max": max(self.samples),
-                "gpu_util_samples": len(self.samples)}
-
-
-@contextmanager
-def peak_memory(figures: dict[str, Any]) -> Iterator[None]:
-    """Record the peak GPU memory allocated by torch inside the block (None without CUDA)."""
-    import torch
-
-    cuda = torch.cuda.is_available()
-    if cuda:
-        gc.collect()  # the previous check's model and optimiser, so that they do not count here
-        torch.cuda.empty_cache()
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-    try:
-        yield
-    finally:
-        figures["peak_memory_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1) if cuda else None
 
 
 # -- the checks ----------------------------------------------------------------------------------------------
@@ -420,67 +353,6 @@ def fit_config(p: Profile, method: str, cache_dir: str) -> Any:
     return from_dict(FitConfig, apply_overrides(data, overrides))
 
 
-def _callback_classes() -> tuple[type, type]:
-    """(LossTrace, StepClock): defined on first use, so that importing this script needs no Lightning."""
-    import pytorch_lightning as pl
-    import torch
-
-    class LossTrace(pl.Callback):
-        """Every step's loss, kept on the device and read once an epoch (no sync a step); stops at NaN/inf."""
-
-        def __init__(self) -> None:
-            self.losses: list[float] = []
-            self._pending: list[torch.Tensor] = []
-
-        def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
-                               batch: Any, batch_idx: int) -> None:
-            loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-            self._pending.append(loss.detach().float().reshape(()))
-
-        def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-            if self._pending:
-                self.losses.extend(torch.stack(self._pending).cpu().tolist())
-                self._pending = []
-            if not all(math.isfinite(v) for v in self.losses):
-                trainer.should_stop = True
-
-    class StepClock(pl.Callback):
-        """Images per second between the first and the last step of each epoch (the device synced there only).
-
-        Leaves out what an epoch adds around its steps (loader start, validation, checkpoints): with ~4 steps
-        an epoch on the 300-style catalog those would swamp the data path that the ceiling is compared with.
-        """
-
-        def __init__(self) -> None:
-            self.images = 0
-            self.seconds = 0.0
-            self._start: float | None = None
-            self._images = 0
-
-        def _sync(self, pl_module: pl.LightningModule) -> None:
-            if pl_module.device.type == "cuda":
-                torch.cuda.synchronize(pl_module.device)
-
-        def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any,
-                               batch: Any, batch_idx: int) -> None:
-            last = batch_idx + 1 >= trainer.num_training_batches
-            if batch_idx == 0 or last:
-                self._sync(pl_module)
-            if batch_idx == 0:
-                self._start, self._images = time.perf_counter(), 0
-            else:
-                self._images += int(batch["image"].shape[0])
-            if last and batch_idx > 0 and self._start is not None:
-                self.seconds += time.perf_counter() - self._start
-                self.images += self._images
-
-        @property
-        def images_per_second(self) -> float:
-            return self.images / self.seconds if self.seconds > 0 else 0.0
-
-    return LossTrace, StepClock
-
-
 def loss_verdict(losses: list[float], warmup: int = 0, judge_falling: bool = True) -> dict[str, Any]:
     """Finite at every step, and falling after ``warmup`` steps: the mean of the last third of the remaining
     steps below the first third's. Raises ``CheckFailed`` otherwise (falling only with ``judge_falling``)."""
@@ -519,7 +391,7 @@ def check_fit(ctx: Context, method: str) -> dict[str, Any]:
 
     catalog = ctx.require("catalog", "the catalog")
     cfg = fit_config(ctx.profile, method, ctx.cache_dir)
-    loss_trace, step_clock = _callback_classes()
+    loss_trace, step_clock = callback_classes()
     trace, clock, extras = loss_trace(), step_clock(), EpochExtras()
     batch_size = step_batch_size(cfg)
     figures: dict[str, Any] = {"precision": cfg.trainer.precision, "sampler": cfg.data.sampler,
@@ -552,44 +424,6 @@ def step_batch_size(cfg: Any) -> int:
     return cfg.data.pk_p * cfg.data.pk_k if cfg.data.sampler == "pk" else cfg.data.batch_size
 
 
-def _random_batch(b: int, size: int, masks: bool, pk_k: int, device: Any) -> dict[str, Any]:
-    import torch
-
-    g = torch.Generator().manual_seed(0)
-    batch = {"image": torch.randint(0, 256, (b, 3, size, size), dtype=torch.uint8, generator=g),
-             "style": torch.arange(b) // pk_k, "product": torch.arange(b) // 2, "index": torch.arange(b)}
-    if masks:
-        mask = torch.zeros(b, 1, size, size, dtype=torch.uint8)
-        mask[..., size // 8: -size // 8, size // 8: -size // 8] = 255
-        batch["mask"] = mask
-    return {k: v.to(device) for k, v in batch.items()}
-
-
-@contextmanager
-def frozen_views(module: Any, batch: dict[str, Any]) -> Iterator[None]:
-    """Make the method's views once from ``batch`` and hand the same tensors back on every later call.
-
-    ``compute_loss`` then runs the model alone (backbone, heads, loss) on fixed inputs: the model's ceiling.
-    The view maker is whichever of ``make_views`` / ``views`` the method has; the patch lives on the instance.
-    """
-    name = next((n for n in ("make_views", "views") if hasattr(module, n)), None)
-    if name is None:
-        raise CheckFailed(f"{type(module).__name__} has neither make_views nor views")
-    real = getattr(module, name)
-    made: dict[str, Any] = {}
-
-    def once(*args: Any, **kwargs: Any) -> Any:
-        if "out" not in made:
-            made["out"] = real(*args, **kwargs)
-        return made["out"]
-
-    object.__setattr__(module, name, once)  # bypasses nn.Module's submodule registry; the instance attr wins
-    try:
-        yield
-    finally:
-        del module.__dict__[name]
-
-
 def check_ceiling(ctx: Context, method: str) -> dict[str, Any]:
     import torch
     from _common import time_steps
@@ -609,7 +443,7 @@ def check_ceiling(ctx: Context, method: str) -> dict[str, Any]:
     optimizer = build_optimizer(params, module.config.optimizer, b)
     dtype = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(cfg.trainer.precision)
     masks = ctx.catalog.has_masks() if ctx.catalog is not None else True
-    batch = _random_batch(b, cfg.data.image_size, masks, cfg.data.pk_k, device)
+    batch = random_batch(b, cfg.data.image_size, masks, cfg.data.pk_k, device)
 
     def step() -> None:
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
@@ -736,7 +570,6 @@ def main(argv: list[str] | None = None) -> int:
         install_then_rerun(args, argv)  # does not return
     t0 = time.perf_counter()
     import_project()
-    sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/_common.py
     warnings.filterwarnings("ignore", module="pytorch_lightning")
     warnings.filterwarnings("ignore", module="lightning_fabric")
     for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning"):
