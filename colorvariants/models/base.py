@@ -7,6 +7,7 @@ methods do. Images arrive as uint8 batches and are augmented here, batched, on t
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# Under a time budget with no epoch cap, schedules span this many epochs nominally; progress follows the clock.
+UNBOUNDED_HORIZON_EPOCHS = 10_000
 
 
 @dataclass
@@ -56,6 +59,7 @@ class EmbeddingModule(pl.LightningModule):
         self._val_styles: list[torch.Tensor] = []
         self._val_products: list[torch.Tensor] = []
         self.batch_size_hint = 128
+        self.adjustments: dict[str, Any] = {}  # settings the method changed to fit the data (reported by fit)
         self.time_budget_s: float | None = None  # set by fit(): the LR schedule then also ends at the deadline
         self._fit_start: float | None = None
 
@@ -148,12 +152,35 @@ class EmbeddingModule(pl.LightningModule):
             progress = max(progress, (time.monotonic() - self._fit_start) / self.time_budget_s)
         return min(1.0, progress)
 
+    def steps_per_epoch(self) -> int:
+        """Optimiser steps in one training epoch (1 without a trainer)."""
+        if self._trainer is None:
+            return 1
+        total = self.trainer.estimated_stepping_batches  # also sets up the train loader
+        epochs = self.trainer.max_epochs
+        if math.isfinite(total) and epochs and epochs > 0:
+            return max(1, int(total) // epochs)
+        if self.trainer.train_dataloader is None:
+            self.trainer.fit_loop.setup_data()  # no epoch cap: Lightning's estimate skips loading the data
+        batches = self.trainer.num_training_batches
+        return max(1, int(batches) // max(1, self.trainer.accumulate_grad_batches)) if math.isfinite(batches) else 1
+
+    def schedule_total_steps(self) -> int:
+        """Steps the LR and momentum schedules span. With no epoch cap (only a time budget) the step count is
+        unknown: a long nominal horizon stands in, and ``schedule_progress`` follows the wall clock instead."""
+        if self._trainer is None:
+            return 1
+        total = self.trainer.estimated_stepping_batches
+        if math.isfinite(total):
+            return max(1, int(total))
+        return self.steps_per_epoch() * UNBOUNDED_HORIZON_EPOCHS
+
     def configure_optimizers(self) -> Any:
         opt_cfg = self.config.optimizer
         params = [p for p in self.parameters() if p.requires_grad]
         optimizer = build_optimizer(params, opt_cfg, self.batch_size_hint)
-        total = max(1, int(self.trainer.estimated_stepping_batches)) if self.trainer is not None else 1
-        steps_per_epoch = max(1, total // max(1, self.trainer.max_epochs or 1)) if self.trainer is not None else 1
+        total = self.schedule_total_steps()
+        steps_per_epoch = self.steps_per_epoch()
         warmup = int(opt_cfg.warmup_epochs * steps_per_epoch)
         def factor(step: int) -> float:
             # Progress >= step/total, so under a time budget the cosine still reaches 0 at the deadline.

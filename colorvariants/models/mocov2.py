@@ -9,6 +9,7 @@ reproduce ``MoCoV2Transform``'s defaults. SGD 0.06 x batch/128, momentum 0.9, wd
 from __future__ import annotations
 
 import copy
+import logging
 from dataclasses import dataclass, field
 
 import torch
@@ -22,6 +23,8 @@ from colorvariants.models.base import BaseConfig, EmbeddingModule
 from colorvariants.models.registry import register_method
 from colorvariants.models.simclr import SimCLRModule
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class MoCoV2Config(BaseConfig):
@@ -32,9 +35,21 @@ class MoCoV2Config(BaseConfig):
     output_dim: int = 128
     temperature: float = 0.1
     memory_bank_size: int = 4096
+    # The bank is capped at this fraction of the training images (None: never capped). A bank larger than the
+    # catalog holds each image several times, so a query's own older keys become negatives and the loss rises.
+    memory_bank_max_fraction: float | None = 0.5
     momentum_start: float = 0.996
     momentum_end: float = 1.0
     gather_distributed: bool = True
+
+
+def capped_bank_size(requested: int, n_train: int, keys_per_step: int, max_fraction: float | None) -> int:
+    """The bank size used: ``requested``, or at most ``max_fraction`` of the training images, rounded down to
+    whole steps of keys (at least one step) so the queue wraps on a batch boundary."""
+    if max_fraction is None or requested <= max_fraction * n_train:
+        return requested
+    steps = max(1, int(max_fraction * n_train) // max(1, keys_per_step))
+    return min(requested, steps * keys_per_step)
 
 
 @register_method("mocov2")
@@ -60,9 +75,29 @@ class MoCoV2Module(EmbeddingModule):
 
         self.make_views = MoCoV2Views(dataclasses.replace(config.views, input_size=config.image_size))
 
+    def setup(self, stage: str) -> None:
+        """Cap the memory bank below the number of training images (lightly's 4096 assumes a large dataset)."""
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        n_train = len(getattr(datamodule, "train_rows", ()))
+        if stage != "fit" or not n_train:
+            return
+        per_step = int(datamodule.config.batch_size) * (self.trainer.world_size if self.config.gather_distributed else 1)
+        size = capped_bank_size(self.config.memory_bank_size, n_train, per_step, self.config.memory_bank_max_fraction)
+        if size == self.config.memory_bank_size:
+            return
+        log.warning("mocov2: memory bank of %d keys is over %s of the %d training images (each image would be a "
+                    "negative of itself); using %d keys. Set model.memory_bank_max_fraction=null to keep %d.",
+                    self.config.memory_bank_size, self.config.memory_bank_max_fraction, n_train, size,
+                    self.config.memory_bank_size)
+        self.adjustments["model.memory_bank_size"] = {"requested": self.config.memory_bank_size, "used": size,
+                                                      "train_images": n_train}
+        self.criterion = NTXentLoss(temperature=self.config.temperature,
+                                    memory_bank_size=(size, self.config.output_dim),
+                                    gather_distributed=self.config.gather_distributed)
+
     def momentum(self) -> float:
         """Momentum of the key encoder at the current step (cosine from ``momentum_start`` to ``momentum_end``)."""
-        total = max(1, int(self.trainer.estimated_stepping_batches)) if self._trainer is not None else 1
+        total = self.schedule_total_steps()
         step = int(round(self.schedule_progress(self.global_step, total) * total))
         return float(cosine_schedule(min(step, total), total, self.config.momentum_start, self.config.momentum_end))
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.callbacks import ModelCheckpoint, Timer
 from pytorch_lightning.loggers import CSVLogger, Logger
 
-from colorvariants.config import dump_yaml, to_dict
+from colorvariants.config import ConfigError, dump_yaml, to_dict
 from colorvariants.data.catalog import Catalog
 from colorvariants.data.datamodule import CatalogDataModule, DataConfig
 from colorvariants.io import write_json, write_text
@@ -31,7 +31,7 @@ from colorvariants.models.registry import build_method
 class TrainerConfig:
     """Lightning Trainer settings that a user may change from YAML or flags."""
 
-    max_epochs: int = 10
+    max_epochs: int | None = 10  # None: no epoch cap, only max_minutes ends training
     max_minutes: float | None = None  # wall-clock budget; whichever of epochs/minutes comes first
     accelerator: str = "auto"
     devices: Any = "auto"
@@ -69,6 +69,8 @@ class FitResult:
     images_per_second: float
     val_metrics: dict[str, float]
     history: list[dict[str, float]]
+    stopped_by: str = "epochs"  # which limit ended training: "epochs", "time" or "other" (e.g. a callback)
+    adjustments: dict[str, Any] = field(default_factory=dict)  # settings the method changed to fit the data
 
 
 def _precision(cfg: TrainerConfig) -> str:
@@ -77,6 +79,27 @@ def _precision(cfg: TrainerConfig) -> str:
     if torch.cuda.is_available() and cfg.accelerator in ("auto", "gpu", "cuda"):
         return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
     return "32-true"
+
+
+def _epoch_cap(cfg: TrainerConfig) -> int:
+    """Lightning's ``max_epochs``: ``-1`` (unbounded) when only a time budget is given."""
+    if cfg.max_epochs is not None:
+        return int(cfg.max_epochs)
+    if cfg.max_minutes:
+        return -1
+    raise ConfigError("trainer.max_epochs is null and trainer.max_minutes is not set: the run would never end. "
+                      "Fix: give --max-epochs N or --max-minutes M (trainer.max_epochs / trainer.max_minutes).")
+
+
+def _stopped_by(trainer: pl.Trainer, cfg: TrainerConfig) -> str:
+    """Which limit ended training, for the report: the epoch cap, the time budget, or something else."""
+    cap = _epoch_cap(cfg)
+    if cap >= 0 and trainer.current_epoch >= cap:
+        return "epochs"
+    timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)  # type: ignore[attr-defined]
+    if timer is not None and (timer.time_remaining("train") or 0.0) <= 0.0:
+        return "time"
+    return "other"
 
 
 def _loggers(cfg: TrainerConfig, run_dir: Path) -> list[Logger]:
@@ -138,7 +161,7 @@ def fit(cfg: FitConfig, catalog: Catalog, run_dir: str | Path, *, resume: bool =
         callbacks.append(ModelCheckpoint(dirpath=str(ckpt_dir), filename="step", save_last=True, save_top_k=0,
                                          every_n_train_steps=int(tcfg.checkpoint_every_n_steps)))
     trainer = pl.Trainer(
-        max_epochs=tcfg.max_epochs,
+        max_epochs=_epoch_cap(tcfg),
         max_time={"minutes": tcfg.max_minutes} if tcfg.max_minutes else None,
         accelerator=tcfg.accelerator,
         devices=tcfg.devices,
@@ -169,11 +192,13 @@ def fit(cfg: FitConfig, catalog: Catalog, run_dir: str | Path, *, resume: bool =
     result = FitResult(run_dir=run_dir, model_path=model_path, epochs=int(trainer.current_epoch),
                        train_seconds=throughput.train_seconds or wall,
                        images_per_second=throughput.images_per_second, val_metrics=val_metrics,
-                       history=throughput.epochs)
+                       history=throughput.epochs, stopped_by=_stopped_by(trainer, tcfg),
+                       adjustments=dict(getattr(module, "adjustments", {})))
     if trainer.is_global_zero:
         save_model(module, model_path, extra={"epochs": result.epochs})
         write_json(run_dir / "summary.json", {
             "method": cfg.method, "epochs": result.epochs, "train_seconds": result.train_seconds,
             "images_per_second": result.images_per_second, "val": val_metrics, "history": result.history,
+            "stopped_by": result.stopped_by, "adjustments": result.adjustments,
         })
     return result

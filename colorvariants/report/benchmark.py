@@ -68,6 +68,7 @@ VARIANTS: dict[str, Variant] = {
                             "CV-SSL whose views share pose and background (no rotation, no new background)"),
 }
 REFERENCES = ("untrained", "color_histogram")
+DEFAULT_EPOCHS = 20  # the epoch budget when no wall-clock budget is given
 
 
 @dataclass
@@ -76,7 +77,7 @@ class BenchmarkConfig:
 
     methods: tuple[str, ...] = ("triplet", "simclr", "mocov2", "cvssl")
     image_size: int = 64
-    max_epochs: int = 20
+    max_epochs: int | None = None  # per method; None: DEFAULT_EPOCHS without max_minutes, no cap with it
     max_minutes: float | None = None  # per method; whichever of epochs/minutes comes first
     backbone: str = "resnet18"
     batch_size: int = 32  # CV-SSL, 2 CPU minutes: batch 128 -> recall@1 0.230, 32 -> 0.319 (more steps)
@@ -92,6 +93,12 @@ class BenchmarkConfig:
     preprocess: tuple[str, ...] = ()
     preprocess_workers: int = 2
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def epoch_cap(self) -> int | None:
+        """Each row's epoch cap: as given; else none under a time budget (time alone ends it) or DEFAULT_EPOCHS."""
+        if self.max_epochs is not None:
+            return self.max_epochs
+        return None if self.max_minutes else DEFAULT_EPOCHS
 
 
 def dataset_summary(catalog: Catalog, test: Catalog) -> dict[str, Any]:
@@ -156,7 +163,7 @@ class BenchmarkRunner:
             "method": variant.method,
             "data": to_dict(DataConfig(image_size=self.cfg.image_size, batch_size=self.cfg.batch_size,
                                        cache_dir=self.cache_dir, seed=self.cfg.seed)),
-            "trainer": to_dict(TrainerConfig(max_epochs=self.cfg.max_epochs, max_minutes=self.cfg.max_minutes,
+            "trainer": to_dict(TrainerConfig(max_epochs=self.cfg.epoch_cap(), max_minutes=self.cfg.max_minutes,
                                              seed=self.cfg.seed, threads=self.cfg.threads,
                                              progress_bar=self.cfg.progress_bar, log_every_n_steps=5)),
             "model": {"backbone": self.cfg.backbone},
@@ -176,7 +183,8 @@ class BenchmarkRunner:
                             EmbedConfig(cache_dir=self.cache_dir, progress=False))
         row = self._evaluate(row_name, version.with_source_paths(emb))
         row.update({"train_seconds": round(result.train_seconds, 2), "epochs": result.epochs,
-                    "images_per_second": round(result.images_per_second, 2), "method": cfg.method,
+                    "images_per_second": round(result.images_per_second, 2), "stopped_by": result.stopped_by,
+                    **({"adjustments": result.adjustments} if result.adjustments else {}), "method": cfg.method,
                     "description": VARIANTS[name].description, "config": to_dict(cfg)})
         return row
 
@@ -247,7 +255,8 @@ class BenchmarkRunner:
                 row.update(version.row_fields(base), reference=base in references)
                 self.results[name] = row
                 print(f"[benchmark] {name}: recall@1={row['recall@1']:.3f} map@r={row['map@r']:.3f} "
-                      f"epochs={row['epochs']} train={row['train_seconds']:.0f}s", flush=True)
+                      f"epochs={row['epochs']} train={row['train_seconds']:.0f}s "
+                      f"stopped by {row.get('stopped_by', '-')}", flush=True)
                 self._write(started, time.perf_counter() - t0)  # partial results survive a crash
         return self._write(started, time.perf_counter() - t0)
 

@@ -208,6 +208,7 @@ class _Page:
             cells.append(_td("–" if ref or math.isnan(epochs) else str(int(epochs))))
             cells.append(_td("–" if ref else _duration(secs), fastest))
             cells.append(_td("–" if ref else _rate(speed), quickest))
+            cells.append(_td_text("–" if ref else str(r.methods[name].get("stopped_by", "–"))))
             tag = '<span class="tag">reference</span>' if ref else ""
             star = ' <span class="star" title="best recall@1">★</span>' if name == r.winner() else ""
             about = r.methods[name].get("description") or _find_key(r.methods[name].get("config"), "backbone")
@@ -222,7 +223,8 @@ class _Page:
             "(shared/docs/protocol.md). Best value per column in bold green; reference rows (no training) "
             "are shaded.</p>"
             f'<table class="metrics"><thead><tr><th>method</th>{head}<th>epochs</th><th>train time</th>'
-            f"<th>images/s</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            '<th>images/s</th><th title="which budget ended training: epochs or time">stopped by</th></tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>"
         )
 
     # -- original vs background removed -------------------------------------------------------------------

@@ -98,3 +98,40 @@ def test_killed_fit_resumes_from_last_checkpoint(tiny_manifest: Path, tmp_path: 
     resumed_from = int(read_checkpoint(last)["global_step"])
     assert final["epoch"] >= 3 and resumed_from > int(killed_at["global_step"])
     assert (run_dir / "model.pt").is_file()
+
+
+def test_a_time_budget_alone_is_not_capped_by_epochs(tiny_manifest: Path, tmp_path: Path) -> None:
+    """With only max_minutes, time ends training (not an epoch cap) and the result says so; the schedules
+    still work without a known step count."""
+    cfg = _quick_cfg("mocov2", tmp_path)
+    cfg.trainer = TrainerConfig(max_epochs=None, max_minutes=0.2, progress_bar=False)
+    result = fit(cfg, Catalog.load(tiny_manifest), tmp_path / "run")
+    assert result.stopped_by == "time"
+    assert result.epochs >= 1 and np.isfinite([r["seconds"] for r in result.history]).all()
+
+    capped = _quick_cfg("simclr", tmp_path, epochs=1)
+    capped.trainer.max_minutes = 10.0
+    assert fit(capped, Catalog.load(tiny_manifest), tmp_path / "run2").stopped_by == "epochs"
+
+
+def test_no_epoch_cap_and_no_time_budget_is_refused(tiny_manifest: Path, tmp_path: Path) -> None:
+    from colorvariants.errors import ColorVariantsError
+
+    cfg = _quick_cfg("simclr", tmp_path)
+    cfg.trainer.max_epochs = None
+    with pytest.raises(ColorVariantsError, match="never end.*--max-minutes"):
+        fit(cfg, Catalog.load(tiny_manifest), tmp_path / "run")
+
+
+def test_fit_cli_time_budget_alone_drops_the_yaml_epoch_cap() -> None:
+    from colorvariants.cli.commands.fit import build_fit_config
+    from colorvariants.cli.main import build_parser
+
+    def parse(*flags: str) -> FitConfig:
+        return build_fit_config(build_parser().parse_args(
+            ["fit", "--config", str(ROOT / "configs" / "simclr.yaml"), "--manifest", "m", "--out", "o", *flags]))
+
+    assert parse("--max-minutes", "2").trainer.max_epochs is None
+    assert parse().trainer.max_epochs == 10
+    assert parse("--max-minutes", "2", "--max-epochs", "4").trainer.max_epochs == 4
+    assert parse("--max-minutes", "2", "trainer.max_epochs=7").trainer.max_epochs == 7

@@ -138,3 +138,24 @@ def test_batch_size_sets_random_batches_and_pk_rows_keep_their_shape(tmp_path: P
     triplet = BenchmarkRunner.fit_config(runner, "triplet")  # type: ignore[arg-type]
     assert simclr.data.sampler == "random" and simclr.data.batch_size == 32
     assert triplet.data.sampler == "pk" and (triplet.data.pk_p, triplet.data.pk_k) == (32, 4)
+
+
+def test_a_time_budget_alone_sets_no_epoch_cap() -> None:
+    """``--max-minutes`` without ``--max-epochs`` must not stop at a default epoch count (issue 11)."""
+    from colorvariants.cli.commands.benchmark import benchmark_config
+
+    def parse(*flags: str) -> BenchmarkConfig:
+        return benchmark_config(build_parser().parse_args(["benchmark", "--manifest", "m", "--out", "o", *flags]))
+
+    assert parse("--max-minutes", "5").epoch_cap() is None
+    assert parse().epoch_cap() == 20
+    assert parse("--max-minutes", "5", "--max-epochs", "3").epoch_cap() == 3
+    runner = SimpleNamespace(cfg=parse("--max-minutes", "5"), cache_dir="c")
+    cfg = BenchmarkRunner.fit_config(runner, "triplet")  # type: ignore[arg-type]
+    assert cfg.trainer.max_epochs is None and cfg.trainer.max_minutes == 5
+
+
+def test_rows_say_which_limit_stopped_them(bench: Path) -> None:
+    methods = _metrics(bench)["methods"]
+    assert methods["simclr"]["stopped_by"] == "epochs"  # max_epochs=1, no time budget
+    assert "stopped by" in (bench / "report.html").read_text()

@@ -15,8 +15,10 @@ def add_benchmark_arguments(p: argparse.ArgumentParser) -> None:
                    help="comma list; also simclr-colorinv, cvssl-whole-only, cvssl-hue-only, cvssl-concat, "
                         "cvssl-palette, cvssl-studio")
     p.add_argument("--image-size", type=int, default=64)
-    p.add_argument("--max-epochs", type=int, default=20)
-    p.add_argument("--max-minutes", type=float, default=None, help="wall-clock budget per method")
+    p.add_argument("--max-epochs", type=int, default=None,
+                   help="epoch cap per method (default: 20 without --max-minutes, none with it)")
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="wall-clock budget per method (default: none); given alone, only time ends training")
     p.add_argument("--backbone", default="resnet18")
     p.add_argument("--batch-size", type=int, default=32,
                    help="images per step for every row (default 32: under a CPU budget more steps beat larger "
@@ -66,10 +68,12 @@ def print_table(doc: dict) -> None:
     """The metrics table on the terminal."""
     keys = ("recall@1", "recall@5", "recall@10", "recall@20", "map@r")
     width = max([18, *(len(name) + 2 for name in doc["methods"])])
-    print(f"{'method':<{width}}" + "".join(f"{k:>10}" for k in keys) + f"{'epochs':>8}{'train s':>9}{'img/s':>8}")
+    print(f"{'method':<{width}}" + "".join(f"{k:>10}" for k in keys)
+          + f"{'epochs':>8}{'train s':>9}{'img/s':>8}  stopped by")
     for name, row in doc["methods"].items():
         print(f"{name:<{width}}" + "".join(f"{row[k]:>10.3f}" for k in keys)
-              + f"{row['epochs']:>8}{row['train_seconds']:>9.0f}{row['images_per_second']:>8.0f}")
+              + f"{row['epochs']:>8}{row['train_seconds']:>9.0f}{row['images_per_second']:>8.0f}"
+              + f"  {row.get('stopped_by', '-')}")
 
 
 register("benchmark", "train and compare methods on a catalog; writes metrics.json and report.html",

@@ -33,8 +33,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, required=True, help="method YAML, e.g. configs/cvssl.yaml")
     add_catalog_arguments(p)
     p.add_argument("--out", type=Path, required=True, help="run directory (checkpoints, logs, model.pt)")
-    p.add_argument("--max-epochs", type=int)
-    p.add_argument("--max-minutes", type=float, help="wall-clock budget; training stops at whichever comes first")
+    p.add_argument("--max-epochs", type=int,
+                   help="epoch cap (default: the config's trainer.max_epochs, 10; none when only --max-minutes is given)")
+    p.add_argument("--max-minutes", type=float,
+                   help="wall-clock budget; training stops at whichever of the two limits comes first")
     p.add_argument("--image-size", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--num-workers", type=int)
@@ -71,6 +73,10 @@ def build_fit_config(args: argparse.Namespace):  # -> FitConfig (import kept laz
     if getattr(args, "wandb", False):
         overrides.append("trainer.wandb=true")
     data = apply_overrides(data, overrides + list(args.overrides or []))
+    epochs_given = args.max_epochs is not None or any(
+        str(o).startswith("trainer.max_epochs=") for o in args.overrides or [])
+    if getattr(args, "max_minutes", None) is not None and not epochs_given:
+        data.setdefault("trainer", {})["max_epochs"] = None  # a time budget alone: the YAML's epoch cap must not bind
     return from_dict(FitConfig, data)
 
 
