@@ -151,6 +151,17 @@ def remove_stale_temps(dest: str | Path) -> list[Path]:
     return removed
 
 
+def process_temp_path(dest: str | Path, suffix: str = "") -> Path:
+    """A temp path for ``dest`` unique to this process (``remove_stale_temps`` clears it once the process is gone).
+
+    For writers that keep their temp file open across calls (a memory-mapped partial array), where
+    ``atomic_path``'s block does not fit; stale temps of dead processes of this host are removed first.
+    """
+    dest = Path(dest)
+    remove_stale_temps(dest)
+    return dest.parent / f".{dest.name}~{_HOST}~{os.getpid()}~{os.urandom(4).hex()}{suffix}"
+
+
 def glob_escape(name: str) -> str:
     """``name`` with glob metacharacters escaped."""
     return "".join(f"[{c}]" if c in "*?[" else c for c in name)

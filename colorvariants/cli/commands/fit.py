@@ -58,6 +58,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def build_fit_config(args: argparse.Namespace):  # -> FitConfig (import kept lazy for --help speed)
     """The resolved FitConfig from the YAML, the plain flags and KEY=VALUE overrides (in that order)."""
     from colorvariants.config import apply_overrides, from_dict, load_yaml
+    from colorvariants.models.resume import resolved_config
     from colorvariants.models.training import FitConfig
 
     data = load_yaml(args.config)
@@ -71,15 +72,24 @@ def build_fit_config(args: argparse.Namespace):  # -> FitConfig (import kept laz
     if getattr(args, "wandb", False):
         overrides.append("trainer.wandb=true")
     data = apply_overrides(data, overrides + list(args.overrides or []))
-    return from_dict(FitConfig, data)
+    cfg = from_dict(FitConfig, data)
+    resolved_config(cfg)  # the model section checked now (names, types), not at the first training step
+    return cfg
 
 
 def run(args: argparse.Namespace) -> int:
+    from colorvariants.models.resume import check_resume
     from colorvariants.models.training import fit
+    from colorvariants.outputs import claim
 
     cfg = build_fit_config(args)
     catalog = load_catalog(args)
-    result = fit(cfg, catalog, args.out, resume=args.resume)
+    with claim(args.out, "fit-run"):
+        changed = check_resume(args.out, cfg) if args.resume else {}
+        if changed:
+            print("resume with changed settings (recorded in resumes.jsonl): "
+                  + ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in changed.items()), flush=True)
+        result = fit(cfg, catalog, args.out, resume=args.resume)
     print(f"trained {cfg.method} for {result.epochs} epoch(s) in {result.train_seconds:.1f}s "
           f"({result.images_per_second:.1f} images/s); model: {result.model_path}")
     if result.val_metrics:
