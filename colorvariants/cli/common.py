@@ -1,9 +1,16 @@
-"""Flags and helpers several sub-commands share (manifest + root, config overrides)."""
+"""Flags and helpers several sub-commands share (manifest + root, config overrides, help with defaults,
+interrupts)."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import copy
+import signal
+import threading
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from types import FrameType
 
 from colorvariants.data.catalog import Catalog
 
@@ -19,3 +26,71 @@ def add_catalog_arguments(parser: argparse.ArgumentParser, required: bool = True
 def load_catalog(args: argparse.Namespace) -> Catalog:
     """The catalog named by the common flags, structurally checked."""
     return Catalog.load(args.manifest, args.root, allow_outside_root=args.allow_outside_root)
+
+
+INTERRUPTED_TEXT = "interrupted: finished work is kept; rerun the same command to resume."
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Help that shows every option's default, unless the help text already says it or there is none to show."""
+
+    def _format_action(self, action: argparse.Action) -> str:
+        if not action.help and _shows_default(action):  # argparse prints nothing for an option without help
+            action = copy.copy(action)
+            action.help = "(default: %(default)s)"
+        return super()._format_action(action)
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = (action.help or "").strip()
+        if not _shows_default(action) or "default" in text.lower():
+            return text
+        default = action.default
+        shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else "%(default)s"
+        return f"{text} (default: {shown})".strip()
+
+
+def _shows_default(action: argparse.Action) -> bool:
+    """Whether ``--help`` should state the option's default (not for flags, required or value-less options)."""
+    default = action.default
+    empty = default is None or default is False or default is argparse.SUPPRESS or (
+        isinstance(default, (list, tuple)) and not default)
+    return bool(action.option_strings) and not action.required and not empty and not isinstance(
+        action, (argparse._HelpAction, argparse._VersionAction))
+
+
+class CliParser(argparse.ArgumentParser):
+    """The tool's parser: defaults in every ``--help``, sub-parsers (``index build``) included."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def note_config_defaults(parser: argparse.ArgumentParser, keys: Mapping[str, str]) -> None:
+    """Say in ``--help`` that flags without a value of their own (``dest`` in ``keys``) default to a config key."""
+    for action in parser._actions:
+        if action.dest in keys and action.default is None and "default" not in (action.help or "").lower():
+            action.help = f"{action.help or ''} (default: {keys[action.dest]} of --config)".strip()
+
+
+@contextlib.contextmanager
+def interrupts_noted() -> Iterator[threading.Event]:
+    """For the block, SIGINT sets the yielded event and raises ``KeyboardInterrupt``.
+
+    Libraries that catch the interrupt and exit on their own (Lightning calls ``exit(1)`` after its graceful
+    shutdown) still leave the event set, so every long command ends the same way: "interrupted", exit 130.
+    """
+    event = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield event
+        return
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        event.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield event
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from colorvariants.cli.common import add_catalog_arguments, load_catalog
+from colorvariants.cli.common import add_catalog_arguments, load_catalog, note_config_defaults
 from colorvariants.cli.registry import register
 
 # Plain top-level flags -> the config key they set.
@@ -53,6 +53,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoints/last.ckpt")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                    help="any config key, e.g. model.temperature=0.1 data.pk_k=4")
+    note_config_defaults(p, FLAG_KEYS)
 
 
 def build_fit_config(args: argparse.Namespace):  # -> FitConfig (import kept lazy for --help speed)
