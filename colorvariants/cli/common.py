@@ -13,6 +13,7 @@ from pathlib import Path
 from types import FrameType
 
 from colorvariants.data.catalog import Catalog
+from colorvariants.errors import ManifestError
 
 
 def add_catalog_arguments(parser: argparse.ArgumentParser, required: bool = True) -> None:
@@ -24,8 +25,17 @@ def add_catalog_arguments(parser: argparse.ArgumentParser, required: bool = True
 
 
 def load_catalog(args: argparse.Namespace) -> Catalog:
-    """The catalog named by the common flags, structurally checked."""
+    """The catalog named by the common flags, structurally checked; a root that does not exist is one error."""
+    check_root(args.root, args.manifest)
     return Catalog.load(args.manifest, args.root, allow_outside_root=args.allow_outside_root)
+
+
+def check_root(root: Path | None, manifest: Path) -> None:
+    """Refuse an image root that does not exist with one error (instead of one missing file per row)."""
+    if root is not None and not Path(root).is_dir():
+        raise ManifestError(f"the image root {str(root)!r} does not exist, so no image can be found.",
+                            file=manifest, fix="pass --root the folder that image_path is relative to (default: "
+                            "the manifest's folder).")
 
 
 INTERRUPTED_TEXT = "interrupted: finished work is kept; rerun the same command to resume."

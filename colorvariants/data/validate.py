@@ -16,6 +16,7 @@ import concurrent.futures as cf
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -245,29 +246,58 @@ def _data_problems(catalog: Catalog) -> list[Problem]:
     return problems
 
 
-def _error_problem(exc: ImageLoadError, prefix: str = "") -> Problem:
+def _error_problem(exc: ImageLoadError, prefix: str = "", row: int | None = None) -> Problem:
     code = getattr(exc, "code", "unreadable-image")
-    return Problem("error", prefix + code, exc.reason, fix=exc.fix, row=exc.row, file=exc.path)
+    return Problem("error", prefix + code, exc.reason, fix=exc.fix, row=exc.row if row is None else row,
+                   file=exc.path)
 
 
-def _check_files_of_row(
-    catalog: Catalog, i: int, *, min_side: int, max_pixels: int, bbox: tuple[float, ...] | None
-) -> list[Problem]:
-    """Decode row ``i``'s image (and mask) fully and report what is wrong with them."""
-    f = catalog.frame
-    row = int(f.at[i, "row"])
-    path = catalog.path_of(i)
-    problems: list[Problem] = []
+@dataclass(frozen=True)
+class _ImageFacts:
+    """What one full decode of an image file tells (or the error it raised), shared by every row naming it."""
+
+    size: tuple[int, int] = (0, 0)
+    format: str | None = None
+    error: ImageLoadError | None = None
+
+
+@dataclass(frozen=True)
+class _MaskFacts:
+    shape: tuple[int, int] = (0, 0)
+    empty: bool = False
+    error: ImageLoadError | None = None
+
+
+def _decode_image(path: Path, max_pixels: int) -> _ImageFacts:
     try:
-        loaded = open_image(path, max_pixels=max_pixels, row=row)
+        loaded = open_image(path, max_pixels=max_pixels)
     except ImageLoadError as exc:
-        return [_error_problem(exc)]
-    width, height = loaded.original_size
-    if not extension_matches(path, loaded.format):
-        usual = (expected_extensions(loaded.format) or [""])[0]
+        return _ImageFacts(error=exc)
+    return _ImageFacts(size=loaded.original_size, format=loaded.format)
+
+
+def _decode_mask(path: Path, max_pixels: int) -> _MaskFacts:
+    try:
+        mask = load_mask(path, max_pixels=max_pixels)
+    except ImageLoadError as exc:
+        return _MaskFacts(error=exc)
+    return _MaskFacts(shape=(int(mask.shape[0]), int(mask.shape[1])), empty=not mask.any())
+
+
+def _row_problems(
+    row: int, path: Path, image: _ImageFacts, mask_path: Path | None, mask: _MaskFacts | None, *, min_side: int,
+    bbox: tuple[float, ...] | None,
+) -> list[Problem]:
+    """Row ``row``'s problems from the facts of its (already decoded) image and mask."""
+    if image.error is not None:
+        return [_error_problem(image.error, row=row)]
+    problems: list[Problem] = []
+    width, height = image.size
+    if not extension_matches(path, image.format):
+        usual = (expected_extensions(image.format) or [""])[0]
         problems.append(Problem(
             "warning", "wrong-extension",
-            f"the file is {loaded.format} but named {path.suffix or '(no extension)'!r}; it loads fine.",
+            f"the file is {image.format} but named {path.suffix or '(no extension)'!r}; it loads fine.",
             fix=f"rename it to {path.stem}{usual} and update image_path, so other tools open it too.",
             row=row, file=str(path),
         ))
@@ -288,19 +318,16 @@ def _check_files_of_row(
                 fix="give the box in pixels of the image as displayed (after EXIF rotation).",
                 row=row, file=str(path),
             ))
-    mask_path = catalog.mask_path_of(i)
-    if mask_path is not None:
-        try:
-            mask = load_mask(mask_path, max_pixels=max_pixels, row=row)
-        except ImageLoadError as exc:
-            return problems + [_error_problem(exc, prefix="mask-")]
+    if mask_path is not None and mask is not None:
+        if mask.error is not None:
+            return problems + [_error_problem(mask.error, prefix="mask-", row=row)]
         if (mask.shape[1], mask.shape[0]) != (width, height):
             problems.append(Problem(
                 "warning", "mask-size-mismatch",
                 f"mask is {mask.shape[1]}x{mask.shape[0]} but the image is {width}x{height}; it is resized.",
                 fix="export the mask at the image's size.", row=row, file=str(mask_path),
             ))
-        if not mask.any():
+        if mask.empty:
             problems.append(Problem(
                 "warning", "empty-mask", "the mask has no foreground (all 0).",
                 fix="regenerate the mask (255 = garment); a mask crop uses the whole image.",
@@ -312,23 +339,41 @@ def _check_files_of_row(
 def _file_problems(
     catalog: Catalog, rows: Iterable[int], *, min_side: int, max_pixels: int, workers: int, progress: bool
 ) -> list[Problem]:
+    """Decode each distinct image and mask file once (a manifest may list one file on many rows), then report
+    every row's problems from what its files showed."""
     rows = list(rows)
-    boxes = (
-        catalog.frame[list(BBOX_COLUMNS)].to_numpy(dtype=np.float64) if catalog.has_bbox() else None
-    )
-    problems: list[Problem] = []
+    f = catalog.frame
+    boxes = f[list(BBOX_COLUMNS)].to_numpy(dtype=np.float64) if catalog.has_bbox() else None
+    paths = [catalog.path_of(i) for i in rows]
+    masks = [catalog.mask_path_of(i) for i in rows]
+    distinct_images = list(dict.fromkeys(paths))
+    distinct_masks = list(dict.fromkeys(m for m in masks if m is not None))
     with cf.ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="cv-validate") as pool:
-        futures = [
-            pool.submit(
-                _check_files_of_row, catalog, i, min_side=min_side, max_pixels=max_pixels,
-                bbox=tuple(boxes[i]) if boxes is not None else None,
-            )
-            for i in rows
-        ]
-        bar = tqdm(futures, desc="checking images", unit="img", disable=not progress, dynamic_ncols=True)
-        for fut in bar:
-            problems.extend(fut.result())
+        jobs = [pool.submit(_decode_image, p, max_pixels) for p in distinct_images]
+        jobs += [pool.submit(_decode_mask, m, max_pixels) for m in distinct_masks]
+        bar = tqdm(jobs, desc="checking images", unit="file", disable=not progress, dynamic_ncols=True)
+        facts = [job.result() for job in bar]
+    images = dict(zip(distinct_images, facts[: len(distinct_images)]))
+    mask_facts = dict(zip(distinct_masks, facts[len(distinct_images):]))
+    problems: list[Problem] = []
+    for i, path, mask_path in zip(rows, paths, masks):
+        problems += _row_problems(
+            int(f.at[i, "row"]), path, images[path], mask_path,
+            mask_facts.get(mask_path) if mask_path is not None else None, min_side=min_side,
+            bbox=tuple(boxes[i]) if boxes is not None else None,
+        )
     return problems
+
+
+def _root_problem(catalog: Catalog) -> Problem | None:
+    """One error for an image root that does not exist (instead of one missing file per row)."""
+    if catalog.root.is_dir():
+        return None
+    return Problem(
+        "error", "root-not-found", f"the image root {str(catalog.root)!r} does not exist, so no image can be found.",
+        fix="pass --root the folder that image_path is relative to (default: the manifest's folder).",
+        file=str(catalog.source) if catalog.source else None,
+    )
 
 
 def validate_catalog(
@@ -367,7 +412,10 @@ def validate_catalog(
         problems.append(Problem("error", "empty-manifest", "the manifest has no data rows.",
                                 fix="add one row per image: image_path,product_id[,style_id,...].", file=src))
     problems += _data_problems(catalog)
-    if check_files and len(f):
+    root_missing = _root_problem(catalog) if check_files and len(f) else None
+    if root_missing is not None:
+        problems.append(root_missing)
+    elif check_files and len(f):
         unsafe = ("path-escapes-root", "mask-path-escapes-root", "nul-in-path")
         escaped = {p.row for p in problems if p.code in unsafe}
         rows = [i for i, (r, path) in enumerate(f[["row", "image_path"]].itertuples(index=False))
