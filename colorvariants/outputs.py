@@ -92,7 +92,8 @@ def mark_kind(folder: str | Path, kind: str) -> None:
 
 def is_worker_rank() -> bool:
     """Whether this process is a non-zero rank of a distributed run (rank 0 holds the folder for all ranks)."""
-    return any(os.environ.get(var, "0") not in ("", "0") for var in ("RANK", "LOCAL_RANK", "NODE_RANK"))
+    ranks = ("RANK", "LOCAL_RANK", "NODE_RANK", "SLURM_PROCID")
+    return any(os.environ.get(var, "0") not in ("", "0") for var in ranks)
 
 
 @contextlib.contextmanager
@@ -116,9 +117,12 @@ def folder_lock(lock_path: str | Path, what: str | Path) -> Iterator[None]:
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
-        yield
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)  # released: an empty lock file (a finished folder's bytes do not name a PID)
     finally:
-        os.close(fd)  # closing drops the flock; the file stays (removing it would race a waiting writer)
+        os.close(fd)  # closing drops the flock; the file stays (removing it would race a second writer)
 
 
 @contextlib.contextmanager

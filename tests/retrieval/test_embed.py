@@ -6,6 +6,7 @@ into the same folder refuses instead of handing back (or mixing in) the other mo
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -106,3 +107,13 @@ def test_embed_refuses_an_index_folder(catalog: Catalog, tmp_path: Path) -> None
     with pytest.raises(OutputKindError, match=r"holds an index .*Fix: pass a new folder as --out"):
         embed_catalog(_model(tmp_path / "model.pt", seed=0), catalog, tmp_path / "index", _cfg(tmp_path))
     assert not (tmp_path / "index" / "embeddings.npy").exists()
+
+
+def test_a_second_embed_into_a_folder_in_use_is_refused(catalog: Catalog, tmp_path: Path) -> None:
+    from colorvariants.outputs import OutputInUseError, claim
+
+    out = tmp_path / "emb"
+    with claim(out, "embeddings"):  # another writer holds the folder (a separate lock, as a second process has)
+        with pytest.raises(OutputInUseError, match=rf"in use by PID {os.getpid()}"):
+            embed_catalog(_model(tmp_path / "model.pt", seed=0), catalog, out, _cfg(tmp_path))
+    assert not (out / "shards").exists()
