@@ -3,6 +3,7 @@ interrupts)."""
 
 from __future__ import annotations
 
+import _thread
 import argparse
 import contextlib
 import copy
@@ -84,23 +85,33 @@ def note_config_defaults(parser: argparse.ArgumentParser, keys: Mapping[str, str
 
 
 @contextlib.contextmanager
-def interrupts_noted() -> Iterator[threading.Event]:
+def interrupts_noted(repeat_s: float = 3.0) -> Iterator[threading.Event]:
     """For the block, SIGINT sets the yielded event and raises ``KeyboardInterrupt``.
 
     Libraries that catch the interrupt and exit on their own (Lightning calls ``exit(1)`` after its graceful
-    shutdown) still leave the event set, so every long command ends the same way: "interrupted", exit 130.
+    shutdown) still leave the event set, so every long command ends the same way: "interrupted", exit 130. An
+    interrupt that lands in a finaliser (a file object's ``__del__``) is swallowed by Python, so after the first
+    SIGINT the interrupt is raised again every ``repeat_s`` seconds until the block ends (a no-op once a library
+    ignores SIGINT for its own shutdown).
     """
-    event = threading.Event()
+    event, done = threading.Event(), threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield event
         return
 
+    def repeat() -> None:
+        while not done.wait(repeat_s):
+            _thread.interrupt_main(signal.SIGINT)
+
     def on_sigint(signum: int, frame: FrameType | None) -> None:
-        event.set()
+        if not event.is_set():
+            event.set()
+            threading.Thread(target=repeat, name="cv-interrupt", daemon=True).start()
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         yield event
     finally:
+        done.set()
         signal.signal(signal.SIGINT, previous)

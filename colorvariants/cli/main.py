@@ -43,11 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; a ``ColorVariantsError`` prints one clear line (no traceback) and exits 2, an interrupt
     (Ctrl-C, SIGINT) says that finished work is kept and exits 130."""
     os.environ.setdefault("WANDB_SILENT", "true")
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
         with interrupts_noted() as interrupted:
             try:
+                args = build_parser().parse_args(argv)
                 code = args._run(args)
             except BaseException as exc:
                 if interrupted.is_set() or isinstance(exc, KeyboardInterrupt):

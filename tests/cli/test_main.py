@@ -139,6 +139,27 @@ def test_an_interrupt_that_a_library_turns_into_exit_1_still_ends_as_interrupted
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
 
 
+def test_an_interrupt_swallowed_by_a_finaliser_is_raised_again(monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Seen in `fit`: the SIGINT landed in a file object's ``__del__``, where Python ignores exceptions, and
+    training went on; the interrupt is now raised again until the command ends."""
+
+    class Finalised:
+        def __del__(self) -> None:
+            os.kill(os.getpid(), signal.SIGINT)  # the KeyboardInterrupt is raised here, inside __del__: ignored
+
+    def keeps_training(args: argparse.Namespace) -> int:
+        Finalised()
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            time.sleep(0.01)
+        return 0
+
+    monkeypatch.setitem(COMMANDS, "zz-train", Command("zz-train", "a long command", lambda p: None, keeps_training))
+    assert main(["zz-train"]) == 130
+    assert "interrupted: finished work is kept" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_ctrl_c_during_embed_keeps_finished_shards_and_exits_130(tiny_manifest: Path, tmp_path: Path,
                                                                  cli: Callable[..., subprocess.CompletedProcess]
