@@ -144,7 +144,7 @@ def remove_stale_temps(dest: str | Path) -> list[Path]:
         parts = tmp.name[len(Path(dest).name) + 2 :].split("~")
         if len(parts) < 3 or parts[0] != _HOST or not parts[1].isdigit():
             continue
-        if _pid_alive(int(parts[1])):
+        if pid_alive(int(parts[1])):
             continue
         tmp.unlink(missing_ok=True)
         removed.append(tmp)
@@ -167,7 +167,7 @@ def glob_escape(name: str) -> str:
     return "".join(f"[{c}]" if c in "*?[" else c for c in name)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     """Whether process ``pid`` runs (a zombie, killed but not yet reaped, does not)."""
     if pid == os.getpid():
         return True

@@ -4,7 +4,8 @@ Every command that writes a folder ``claim``s it: the folder is refused when it 
 (``index build --out`` an embedding set), or when another live process writes it ("in use by PID ..."); otherwise
 a kind marker (``.colorvariants-output``) is written and a lock (``.colorvariants.lock``, an ``flock`` plus the
 holder's PID) is held until the command ends. The kernel drops the ``flock`` of a process that dies, so a lock
-left by a killed run is simply taken over. ``producer_mismatch`` compares two records of what produced an output
+left by a killed run is simply taken over (where a file system has no ``flock``, the PID is checked as
+``io.remove_stale_temps`` does: a dead process of this host holds nothing). ``producer_mismatch`` compares two records of what produced an output
 (model hash, manifest fingerprint, image size, ...) and names the keys that differ.
 
 >>> with claim("runs/emb", "embeddings"):      # doctest: +SKIP
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from colorvariants.errors import ColorVariantsError
+from colorvariants.io import pid_alive, write_json
 
 KIND_FILE = ".colorvariants-output"
 LOCK_FILE = ".colorvariants.lock"
@@ -82,12 +84,9 @@ def check_kind(folder: str | Path, kind: str, flag: str = "--out") -> None:
 
 
 def mark_kind(folder: str | Path, kind: str) -> None:
-    """Write the kind marker of ``folder`` (atomically; once)."""
-    from colorvariants.io import write_json
-
-    folder = Path(folder)
-    if found_kind(folder) != kind or not (folder / KIND_FILE).is_file():
-        write_json(folder / KIND_FILE, {"kind": kind})
+    """Write the kind marker of ``folder`` (atomically; once; ``check_kind`` has passed)."""
+    if not (Path(folder) / KIND_FILE).is_file():
+        write_json(Path(folder) / KIND_FILE, {"kind": kind})
 
 
 def is_worker_rank() -> bool:
@@ -105,16 +104,15 @@ def folder_lock(lock_path: str | Path, what: str | Path) -> Iterator[None]:
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
+        holder = os.pread(fd, 200, 0).decode(errors="replace").split()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode(errors="replace").split()
-            pid = holder[0] if holder else "?"
-            host = holder[1] if len(holder) > 1 else "?"
-            raise OutputInUseError(
-                f"{what}: in use by PID {pid} on {host} (another colorvariants command writes it). "
-                "Fix: wait for that command to finish, or write elsewhere."
-            ) from None
+            raise _in_use(what, holder) from None
+        except OSError:  # no flock on this file system (some network mounts): trust a live PID of this host
+            if len(holder) > 1 and holder[1] == socket.gethostname() and holder[0].isdigit() \
+                    and int(holder[0]) != os.getpid() and pid_alive(int(holder[0])):
+                raise _in_use(what, holder) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
         try:
@@ -123,6 +121,15 @@ def folder_lock(lock_path: str | Path, what: str | Path) -> Iterator[None]:
             os.ftruncate(fd, 0)  # released: an empty lock file (a finished folder's bytes do not name a PID)
     finally:
         os.close(fd)  # closing drops the flock; the file stays (removing it would race a second writer)
+
+
+def _in_use(what: str | Path, holder: list[str]) -> OutputInUseError:
+    pid = holder[0] if holder else "?"
+    host = holder[1] if len(holder) > 1 else "?"
+    return OutputInUseError(
+        f"{what}: in use by PID {pid} on {host} (another colorvariants command writes it). "
+        "Fix: wait for that command to finish, or write elsewhere."
+    )
 
 
 @contextlib.contextmanager

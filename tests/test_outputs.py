@@ -36,7 +36,7 @@ def test_a_folder_keeps_its_kind(tmp_path: Path) -> None:
     with claim(tmp_path / "emb", "embeddings"):
         pass
     assert found_kind(tmp_path / "emb") == "embeddings"
-    with pytest.raises(OutputKindError, match=r"holds an embedding set .* not an index; .*Fix: pass a new folder as --out"):
+    with pytest.raises(OutputKindError, match=r"holds an embedding set .* not an index; .*Fix: pass a new folder"):
         with claim(tmp_path / "emb", "index"):
             pass
     with claim(tmp_path / "emb", "embeddings"):  # the same kind again: fine (a rerun, a resume)
@@ -106,3 +106,25 @@ def test_producer_mismatch_names_each_difference() -> None:
     assert producer_mismatch(old, dict(old)) == []
     assert producer_mismatch(old, {**old, "image_size": 48}) == ["image_size: 32 -> 48"]
     assert "no record" in producer_mismatch(None, old)[0]
+
+
+def test_without_flock_a_live_pid_of_this_host_holds_the_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                ) -> None:
+    import errno
+    import fcntl
+    import socket
+
+    def no_flock(fd: int, op: int) -> None:
+        raise OSError(errno.ENOLCK, "no locks available")  # as on a network mount without lock support
+
+    monkeypatch.setattr(fcntl, "flock", no_flock)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / LOCK_FILE).write_text(f"{os.getppid()} {socket.gethostname()}\n")  # alive: our parent
+    with pytest.raises(OutputInUseError, match=rf"in use by PID {os.getppid()}"):
+        with claim(tmp_path / "out", "index"):
+            pass
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (tmp_path / "out" / LOCK_FILE).write_text(f"{dead.pid} {socket.gethostname()}\n")
+    with claim(tmp_path / "out", "index"):
+        assert (tmp_path / "out" / LOCK_FILE).read_text().split()[0] == str(os.getpid())

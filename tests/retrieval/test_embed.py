@@ -78,7 +78,8 @@ def test_rows_embedded_before_a_kill_are_kept_for_the_same_model(catalog: Catalo
     np.save(out / "shards" / "shard-00000.npy", np.zeros((16, full.shape[1]), np.float32) + 0.25)
     got = embed_catalog(moved, catalog, out, _cfg(tmp_path))
     assert "1 of " in capsys.readouterr().out
-    np.testing.assert_allclose(np.asarray(got.vectors)[:16], 1 / np.sqrt(full.shape[1]), rtol=1e-6)  # the kept shard (renormalised), not redone
+    kept = np.asarray(got.vectors)[:16]  # the kept shard (renormalised), not redone
+    np.testing.assert_allclose(kept, 1 / np.sqrt(full.shape[1]), rtol=1e-6)
     np.testing.assert_array_equal(np.asarray(got.vectors)[16:], full[16:])
 
 
