@@ -207,14 +207,15 @@ class Catalog:
                             row=int(row), file=src)
                 )
         if not self.allow_outside_root:
-            for row, path in f[["row", "image_path"]].itertuples(index=False):
-                if path and "\x00" not in path and not self._inside_root(path):
-                    problems.append(
-                        Problem("error", "path-escapes-root",
-                                f"image_path {path!r} points outside the image root {str(self.root)!r}.",
-                                fix="use a path relative to --root, or pass --allow-outside-root if intended.",
-                                row=int(row), file=src)
-                    )
+            outside = [p for p in set(f["image_path"].tolist())  # each distinct path resolved once
+                       if p and "\x00" not in p and not self._inside_root(p)]
+            for row, path in f.loc[f["image_path"].isin(outside), ["row", "image_path"]].itertuples(index=False):
+                problems.append(
+                    Problem("error", "path-escapes-root",
+                            f"image_path {path!r} points outside the image root {str(self.root)!r}.",
+                            fix="use a path relative to --root, or pass --allow-outside-root if intended.",
+                            row=int(row), file=src)
+                )
         return problems
 
     def _inside_root(self, rel: str) -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -246,10 +246,9 @@ def _data_problems(catalog: Catalog) -> list[Problem]:
     return problems
 
 
-def _error_problem(exc: ImageLoadError, prefix: str = "", row: int | None = None) -> Problem:
+def _error_problem(exc: ImageLoadError, prefix: str = "") -> Problem:
     code = getattr(exc, "code", "unreadable-image")
-    return Problem("error", prefix + code, exc.reason, fix=exc.fix, row=exc.row if row is None else row,
-                   file=exc.path)
+    return Problem("error", prefix + code, exc.reason, fix=exc.fix, row=exc.row, file=exc.path)
 
 
 @dataclass(frozen=True)
@@ -284,13 +283,10 @@ def _decode_mask(path: Path, max_pixels: int) -> _MaskFacts:
     return _MaskFacts(shape=(int(mask.shape[0]), int(mask.shape[1])), empty=not mask.any())
 
 
-def _row_problems(
-    row: int, path: Path, image: _ImageFacts, mask_path: Path | None, mask: _MaskFacts | None, *, min_side: int,
-    bbox: tuple[float, ...] | None,
-) -> list[Problem]:
-    """Row ``row``'s problems from the facts of its (already decoded) image and mask."""
+def _image_problems(path: Path, image: _ImageFacts, *, min_side: int) -> list[Problem]:
+    """What an image file's decode showed, as problems without a row (the rows naming the file get copies)."""
     if image.error is not None:
-        return [_error_problem(image.error, row=row)]
+        return [_error_problem(image.error)]
     problems: list[Problem] = []
     width, height = image.size
     if not extension_matches(path, image.format):
@@ -299,69 +295,87 @@ def _row_problems(
             "warning", "wrong-extension",
             f"the file is {image.format} but named {path.suffix or '(no extension)'!r}; it loads fine.",
             fix=f"rename it to {path.stem}{usual} and update image_path, so other tools open it too.",
-            row=row, file=str(path),
+            file=str(path),
         ))
     if min(width, height) < min_side:
         problems.append(Problem(
             "warning", "too-small",
             f"{width}x{height} is smaller than {min_side} px on a side; it will be upscaled and blurry.",
-            fix="use a larger image, or lower --min-side if small images are expected.",
-            row=row, file=str(path),
+            fix="use a larger image, or lower --min-side if small images are expected.", file=str(path),
         ))
-    if bbox is not None and all(math.isfinite(v) for v in bbox):
-        x0, y0, x1, y1 = bbox
-        if x0 < -1 or y0 < -1 or x1 > width + 1 or y1 > height + 1:
-            problems.append(Problem(
-                "warning", "bbox-outside-image",
-                f"bbox ({x0:g}, {y0:g}, {x1:g}, {y1:g}) reaches outside the {width}x{height} image; "
-                "it is clipped.",
-                fix="give the box in pixels of the image as displayed (after EXIF rotation).",
-                row=row, file=str(path),
-            ))
-    if mask_path is not None and mask is not None:
-        if mask.error is not None:
-            return problems + [_error_problem(mask.error, prefix="mask-", row=row)]
-        if (mask.shape[1], mask.shape[0]) != (width, height):
-            problems.append(Problem(
-                "warning", "mask-size-mismatch",
-                f"mask is {mask.shape[1]}x{mask.shape[0]} but the image is {width}x{height}; it is resized.",
-                fix="export the mask at the image's size.", row=row, file=str(mask_path),
-            ))
-        if mask.empty:
-            problems.append(Problem(
-                "warning", "empty-mask", "the mask has no foreground (all 0).",
-                fix="regenerate the mask (255 = garment); a mask crop uses the whole image.",
-                row=row, file=str(mask_path),
-            ))
     return problems
+
+
+def _mask_problems(mask_path: Path, mask: _MaskFacts, image_size: tuple[int, int]) -> list[Problem]:
+    """What a mask's decode showed against its image's size, as problems without a row."""
+    if mask.error is not None:
+        return [_error_problem(mask.error, prefix="mask-")]
+    problems: list[Problem] = []
+    width, height = image_size
+    if (mask.shape[1], mask.shape[0]) != (width, height):
+        problems.append(Problem(
+            "warning", "mask-size-mismatch",
+            f"mask is {mask.shape[1]}x{mask.shape[0]} but the image is {width}x{height}; it is resized.",
+            fix="export the mask at the image's size.", file=str(mask_path),
+        ))
+    if mask.empty:
+        problems.append(Problem(
+            "warning", "empty-mask", "the mask has no foreground (all 0).",
+            fix="regenerate the mask (255 = garment); a mask crop uses the whole image.", file=str(mask_path),
+        ))
+    return problems
+
+
+def _bbox_problem(row: int, path: Path, bbox: tuple[float, ...], size: tuple[int, int]) -> Problem | None:
+    if not all(math.isfinite(v) for v in bbox):
+        return None
+    x0, y0, x1, y1 = bbox
+    width, height = size
+    if x0 < -1 or y0 < -1 or x1 > width + 1 or y1 > height + 1:
+        return Problem(
+            "warning", "bbox-outside-image",
+            f"bbox ({x0:g}, {y0:g}, {x1:g}, {y1:g}) reaches outside the {width}x{height} image; it is clipped.",
+            fix="give the box in pixels of the image as displayed (after EXIF rotation).", row=row, file=str(path),
+        )
+    return None
 
 
 def _file_problems(
     catalog: Catalog, rows: Iterable[int], *, min_side: int, max_pixels: int, workers: int, progress: bool
 ) -> list[Problem]:
-    """Decode each distinct image and mask file once (a manifest may list one file on many rows), then report
-    every row's problems from what its files showed."""
+    """Decode each distinct image and mask file once (a manifest may list one file on many rows), then give
+    every row the problems its files showed (copies with its row number)."""
     rows = list(rows)
     f = catalog.frame
     boxes = f[list(BBOX_COLUMNS)].to_numpy(dtype=np.float64) if catalog.has_bbox() else None
-    paths = [catalog.path_of(i) for i in rows]
-    masks = [catalog.mask_path_of(i) for i in rows]
-    distinct_images = list(dict.fromkeys(paths))
-    distinct_masks = list(dict.fromkeys(m for m in masks if m is not None))
+    image_col = f["image_path"].tolist()
+    mask_col = f["mask_path"].tolist() if "mask_path" in f.columns else [""] * len(f)
+    row_col = f["row"].tolist()
+    images = {rel: catalog.root / rel for rel in dict.fromkeys(image_col[i] for i in rows)}
+    masks = {rel: catalog.root / rel for rel in dict.fromkeys(mask_col[i] for i in rows) if rel}
     with cf.ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="cv-validate") as pool:
-        jobs = [pool.submit(_decode_image, p, max_pixels) for p in distinct_images]
-        jobs += [pool.submit(_decode_mask, m, max_pixels) for m in distinct_masks]
+        jobs = [pool.submit(_decode_image, p, max_pixels) for p in images.values()]
+        jobs += [pool.submit(_decode_mask, m, max_pixels) for m in masks.values()]
         bar = tqdm(jobs, desc="checking images", unit="file", disable=not progress, dynamic_ncols=True)
         facts = [job.result() for job in bar]
-    images = dict(zip(distinct_images, facts[: len(distinct_images)]))
-    mask_facts = dict(zip(distinct_masks, facts[len(distinct_images):]))
+    image_facts = dict(zip(images, facts[: len(images)]))
+    mask_facts = dict(zip(masks, facts[len(images):]))
+    templates: dict[tuple[str, str], list[Problem]] = {}
     problems: list[Problem] = []
-    for i, path, mask_path in zip(rows, paths, masks):
-        problems += _row_problems(
-            int(f.at[i, "row"]), path, images[path], mask_path,
-            mask_facts.get(mask_path) if mask_path is not None else None, min_side=min_side,
-            bbox=tuple(boxes[i]) if boxes is not None else None,
-        )
+    for i in rows:
+        rel, mask_rel, row = image_col[i], mask_col[i], int(row_col[i])
+        key = (rel, mask_rel)
+        if key not in templates:
+            facts_i = image_facts[rel]
+            found = _image_problems(images[rel], facts_i, min_side=min_side)
+            if facts_i.error is None and mask_rel:
+                found += _mask_problems(masks[mask_rel], mask_facts[mask_rel], facts_i.size)
+            templates[key] = found
+        problems += [replace(p, row=row) for p in templates[key]]
+        if boxes is not None and image_facts[rel].error is None:
+            bad_box = _bbox_problem(row, images[rel], tuple(boxes[i]), image_facts[rel].size)
+            if bad_box is not None:
+                problems.append(bad_box)
     return problems
 
 
@@ -418,8 +432,8 @@ def validate_catalog(
     elif check_files and len(f):
         unsafe = ("path-escapes-root", "mask-path-escapes-root", "nul-in-path")
         escaped = {p.row for p in problems if p.code in unsafe}
-        rows = [i for i, (r, path) in enumerate(f[["row", "image_path"]].itertuples(index=False))
-                if path and int(r) not in escaped]  # never open a file outside the root
+        openable = (f["image_path"] != "") & ~f["row"].isin(escaped)  # never open a file outside the root
+        rows = np.flatnonzero(openable.to_numpy()).tolist()
         problems += _file_problems(
             catalog, rows, min_side=min_side, max_pixels=max_pixels, workers=workers, progress=progress
         )
