@@ -7,6 +7,7 @@ import argparse
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -164,15 +165,15 @@ def test_an_interrupt_swallowed_by_a_finaliser_is_raised_again(monkeypatch: pyte
 def test_ctrl_c_during_embed_keeps_finished_shards_and_exits_130(tiny_manifest: Path, tmp_path: Path,
                                                                  cli: Callable[..., subprocess.CompletedProcess]
                                                                  ) -> None:
-    from tests.conftest import CLI, CLI_ENV
-
+    cmd = (sys.executable, "-m", "colorvariants")
+    env = {**os.environ, "WANDB_MODE": "offline", "PYTHONUNBUFFERED": "1"}
     torch.manual_seed(0)
     save_model(build_method("triplet", {"image_size": 32, "embedding_dim": 16}), tmp_path / "model.pt")
     out = tmp_path / "emb"
     args = ["embed", "--ckpt", str(tmp_path / "model.pt"), "--manifest", str(tiny_manifest), "--out", str(out),
             "--cache-dir", str(tmp_path / "cache"), "--shard-size", "8", "--batch-size", "2", "--accelerator", "cpu"]
     for _ in range(3):
-        proc = subprocess.Popen([*CLI, *args], env=CLI_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        proc = subprocess.Popen([*cmd, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, start_new_session=True)
         while proc.poll() is None and not list((out / "shards").glob("shard-*.npy")):
             time.sleep(0.005)
