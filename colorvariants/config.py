@@ -89,8 +89,38 @@ def from_dict(cls: type[T], data: Mapping[str, Any] | None, *, where: str = "") 
         elif isinstance(value, list) and _is_tuple(hints.get(name)):
             kwargs[name] = tuple(value)
         else:
-            kwargs[name] = value
+            kwargs[name] = _checked_scalar(value, hints.get(name), f"{where}{name}")
     return cls(**kwargs)
+
+
+# Scalar field types whose values are checked (and numbers written as text, YAML's "1e-3", converted).
+_SCALARS: dict[type, str] = {float: "a number", int: "an integer", bool: "true or false"}
+
+
+def _checked_scalar(value: Any, tp: Any, key: str) -> Any:
+    """``value`` as the field's scalar type (float, int, bool, or Optional of one); other types pass through."""
+    args = typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, types.UnionType) else (tp,)
+    scalar = [a for a in args if a in _SCALARS]
+    if len(scalar) != 1 or value is None and type(None) in args:
+        return value
+    want = scalar[0]
+    if want is bool:
+        ok = isinstance(value, bool)
+    elif want is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not ok and isinstance(value, str):
+            try:
+                value, ok = float(value), True
+            except ValueError:
+                pass
+    if not ok:
+        raise ConfigError(f"{key}={value!r} must be {_SCALARS[want]}. Fix: e.g. {key}={_EXAMPLES[want]}.")
+    return value
+
+
+_EXAMPLES = {float: "0.1", int: "4", bool: "true"}
 
 
 def to_dict(obj: Any) -> Any:

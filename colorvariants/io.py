@@ -144,11 +144,22 @@ def remove_stale_temps(dest: str | Path) -> list[Path]:
         parts = tmp.name[len(Path(dest).name) + 2 :].split("~")
         if len(parts) < 3 or parts[0] != _HOST or not parts[1].isdigit():
             continue
-        if _pid_alive(int(parts[1])):
+        if pid_alive(int(parts[1])):
             continue
         tmp.unlink(missing_ok=True)
         removed.append(tmp)
     return removed
+
+
+def process_temp_path(dest: str | Path, suffix: str = "") -> Path:
+    """A temp path for ``dest`` unique to this process (``remove_stale_temps`` clears it once the process is gone).
+
+    For writers that keep their temp file open across calls (a memory-mapped partial array), where
+    ``atomic_path``'s block does not fit; stale temps of dead processes of this host are removed first.
+    """
+    dest = Path(dest)
+    remove_stale_temps(dest)
+    return dest.parent / f".{dest.name}~{_HOST}~{os.getpid()}~{os.urandom(4).hex()}{suffix}"
 
 
 def glob_escape(name: str) -> str:
@@ -156,7 +167,7 @@ def glob_escape(name: str) -> str:
     return "".join(f"[{c}]" if c in "*?[" else c for c in name)
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     """Whether process ``pid`` runs (a zombie, killed but not yet reaped, does not)."""
     if pid == os.getpid():
         return True

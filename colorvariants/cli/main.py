@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from colorvariants import __version__
 from colorvariants.cli import commands as commands_pkg
+from colorvariants.cli.common import INTERRUPTED_TEXT, CliParser, interrupts_noted
 from colorvariants.cli.registry import COMMANDS
 from colorvariants.errors import ColorVariantsError
 
@@ -21,9 +22,9 @@ def _load_commands() -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The full parser with every registered sub-command."""
+    """The full parser with every registered sub-command (each ``--help`` shows every option's default)."""
     _load_commands()
-    parser = argparse.ArgumentParser(
+    parser = CliParser(
         prog="colorvariants",
         description="Train and evaluate colour-variant embeddings; export FAISS indexes and variant groups.",
     )
@@ -39,18 +40,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; a ``ColorVariantsError`` prints one clear line (no traceback) and exits 2."""
+    """Run the CLI; a ``ColorVariantsError`` prints one clear line (no traceback) and exits 2, an interrupt
+    (Ctrl-C, SIGINT) says that finished work is kept and exits 130."""
     os.environ.setdefault("WANDB_SILENT", "true")
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
-        code = args._run(args)
+        with interrupts_noted() as interrupted:
+            try:
+                args = build_parser().parse_args(argv)
+                code = args._run(args)
+            except BaseException as exc:
+                if interrupted.is_set() or isinstance(exc, KeyboardInterrupt):
+                    print(INTERRUPTED_TEXT, file=sys.stderr)
+                    return 130
+                raise
     except ColorVariantsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted: finished work is kept; rerun the same command to resume.", file=sys.stderr)
-        return 130
     return int(code or 0)
 
 

@@ -69,6 +69,20 @@ def read_manifest_frame(path: str | Path) -> pd.DataFrame:
     return frame
 
 
+def header_hint(found: Sequence[str], missing: Sequence[str]) -> str:
+    """The likely cause of missing columns: another delimiter, or the right names spelt differently."""
+    for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
+        if len(found) == 1 and sep in found[0]:
+            return (f"the file is separated by {name}, not commas (the header was read as one column): save it "
+                    "as comma-separated CSV (or as .tsv for tabs).")
+    renames = {c: want for c in found for want in missing
+               if c != want and "_".join(c.strip().lower().replace("-", " ").split()) == want}
+    if renames:
+        return "rename the column(s) " + ", ".join(f"{c!r} to {w!r}" for c, w in renames.items()) + \
+            " (names are exact, lower case with underscores)."
+    return ""
+
+
 @dataclass
 class Catalog:
     """A validated manifest bound to its image root.
@@ -142,12 +156,14 @@ class Catalog:
         src = str(self.source) if self.source else None
         missing = [c for c in REQUIRED_COLUMNS if c not in self.frame.columns]
         if missing:
+            found = [c for c in self.frame.columns if c != "row"]  # "row" is ours, not the user's
             problems.append(
                 Problem(
                     "error",
                     "missing-column",
-                    f"required column(s) {missing} missing; found {list(self.frame.columns)}.",
-                    fix="add the column(s) with a header line: image_path,product_id[,style_id,color,split].",
+                    f"required column(s) {missing} missing; found {found}.",
+                    fix=header_hint(found, missing)
+                    or "add the column(s) with a header line: image_path,product_id[,style_id,color,split].",
                     file=src,
                 )
             )
@@ -191,14 +207,15 @@ class Catalog:
                             row=int(row), file=src)
                 )
         if not self.allow_outside_root:
-            for row, path in f[["row", "image_path"]].itertuples(index=False):
-                if path and "\x00" not in path and not self._inside_root(path):
-                    problems.append(
-                        Problem("error", "path-escapes-root",
-                                f"image_path {path!r} points outside the image root {str(self.root)!r}.",
-                                fix="use a path relative to --root, or pass --allow-outside-root if intended.",
-                                row=int(row), file=src)
-                    )
+            outside = [p for p in set(f["image_path"].tolist())  # each distinct path resolved once
+                       if p and "\x00" not in p and not self._inside_root(p)]
+            for row, path in f.loc[f["image_path"].isin(outside), ["row", "image_path"]].itertuples(index=False):
+                problems.append(
+                    Problem("error", "path-escapes-root",
+                            f"image_path {path!r} points outside the image root {str(self.root)!r}.",
+                            fix="use a path relative to --root, or pass --allow-outside-root if intended.",
+                            row=int(row), file=src)
+                )
         return problems
 
     def _inside_root(self, rel: str) -> bool:

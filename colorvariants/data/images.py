@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import math
 import struct
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,7 +106,9 @@ def _check_file(path: Path, row: int | None) -> None:
     if not path.exists():
         raise UnreadableImageError(
             "missing-file", path, "file not found.",
-            fix="check image_path and the image root (--root): paths are relative to the root.", row=row,
+            fix=("image_path uses Windows separators (\\); write it with / (e.g. shoes/red.jpg), as paths are "
+                 "read on this system." if "\\" in str(path) else
+                 "check image_path and the image root (--root): paths are relative to the root."), row=row,
         )
     if not path.is_file():
         raise UnreadableImageError(
@@ -148,12 +151,36 @@ def _open_without_pil_limit(path: Path) -> ImageFile.ImageFile:
     raise UnidentifiedImageError(f"cannot identify image file {str(path)!r}")
 
 
+# PNG metadata (an ICC profile) may decompress to this much: print-workflow profiles reach tens of MB, while
+# PIL's own guard (PngImagePlugin.MAX_TEXT_CHUNK, 1 MB) is sized for text chunks and calls such files unreadable.
+PNG_METADATA_LIMIT = 64 * 2**20
+_PNG_LIMIT_LOCK = threading.Lock()
+
+
+def _open_with_large_png_metadata(path: Path) -> ImageFile.ImageFile:
+    """``Image.open`` with PIL's PNG chunk guard raised to ``PNG_METADATA_LIMIT`` for this call only."""
+    from PIL import PngImagePlugin
+
+    with _PNG_LIMIT_LOCK:
+        before = PngImagePlugin.MAX_TEXT_CHUNK
+        PngImagePlugin.MAX_TEXT_CHUNK = max(before, PNG_METADATA_LIMIT)
+        try:
+            return Image.open(path)
+        finally:
+            PngImagePlugin.MAX_TEXT_CHUNK = before
+
+
 def _open_checked(path: Path, max_pixels: int, row: int | None) -> ImageFile.ImageFile:
     """Open lazily (header only) and enforce the pixel limit before any pixel is decoded."""
     _check_file(path, row)
     try:
         try:
-            im = Image.open(path)
+            try:
+                im = Image.open(path)
+            except ValueError as exc:
+                if "MAX_TEXT_CHUNK" not in str(exc):
+                    raise
+                im = _open_with_large_png_metadata(path)  # a large ICC profile is metadata, not corruption
         except Image.DecompressionBombError:
             # PIL's own (global) limit; reopen without it to read the size and apply ours below.
             im = _open_without_pil_limit(path)
@@ -199,8 +226,8 @@ def _corrupt(path: Path, exc: BaseException, row: int | None) -> UnreadableImage
         path,
         ("the file is truncated (it ends before the image data does)" if truncated else "the file is corrupt")
         + f": {text}.",
-        fix=f"re-download or re-export the image, or {_remove_row_fix(row)} (or build the cache with "
-        "on_error='skip' to skip it).",
+        fix=f"re-download or re-export the image, or {_remove_row_fix(row)} (or rerun with --on-error skip to "
+        "leave it out).",
         row=row,
     )
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 import concurrent.futures as cf
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -250,85 +251,143 @@ def _error_problem(exc: ImageLoadError, prefix: str = "") -> Problem:
     return Problem("error", prefix + code, exc.reason, fix=exc.fix, row=exc.row, file=exc.path)
 
 
-def _check_files_of_row(
-    catalog: Catalog, i: int, *, min_side: int, max_pixels: int, bbox: tuple[float, ...] | None
-) -> list[Problem]:
-    """Decode row ``i``'s image (and mask) fully and report what is wrong with them."""
-    f = catalog.frame
-    row = int(f.at[i, "row"])
-    path = catalog.path_of(i)
-    problems: list[Problem] = []
+@dataclass(frozen=True)
+class _ImageFacts:
+    """What one full decode of an image file tells (or the error it raised), shared by every row naming it."""
+
+    size: tuple[int, int] = (0, 0)
+    format: str | None = None
+    error: ImageLoadError | None = None
+
+
+@dataclass(frozen=True)
+class _MaskFacts:
+    shape: tuple[int, int] = (0, 0)
+    empty: bool = False
+    error: ImageLoadError | None = None
+
+
+def _decode_image(path: Path, max_pixels: int) -> _ImageFacts:
     try:
-        loaded = open_image(path, max_pixels=max_pixels, row=row)
+        loaded = open_image(path, max_pixels=max_pixels)
     except ImageLoadError as exc:
-        return [_error_problem(exc)]
-    width, height = loaded.original_size
-    if not extension_matches(path, loaded.format):
-        usual = (expected_extensions(loaded.format) or [""])[0]
+        return _ImageFacts(error=exc)
+    return _ImageFacts(size=loaded.original_size, format=loaded.format)
+
+
+def _decode_mask(path: Path, max_pixels: int) -> _MaskFacts:
+    try:
+        mask = load_mask(path, max_pixels=max_pixels)
+    except ImageLoadError as exc:
+        return _MaskFacts(error=exc)
+    return _MaskFacts(shape=(int(mask.shape[0]), int(mask.shape[1])), empty=not mask.any())
+
+
+def _image_problems(path: Path, image: _ImageFacts, *, min_side: int) -> list[Problem]:
+    """What an image file's decode showed, as problems without a row (the rows naming the file get copies)."""
+    if image.error is not None:
+        return [_error_problem(image.error)]
+    problems: list[Problem] = []
+    width, height = image.size
+    if not extension_matches(path, image.format):
+        usual = (expected_extensions(image.format) or [""])[0]
         problems.append(Problem(
             "warning", "wrong-extension",
-            f"the file is {loaded.format} but named {path.suffix or '(no extension)'!r}; it loads fine.",
+            f"the file is {image.format} but named {path.suffix or '(no extension)'!r}; it loads fine.",
             fix=f"rename it to {path.stem}{usual} and update image_path, so other tools open it too.",
-            row=row, file=str(path),
+            file=str(path),
         ))
     if min(width, height) < min_side:
         problems.append(Problem(
             "warning", "too-small",
             f"{width}x{height} is smaller than {min_side} px on a side; it will be upscaled and blurry.",
-            fix="use a larger image, or lower --min-side if small images are expected.",
-            row=row, file=str(path),
+            fix="use a larger image, or lower --min-side if small images are expected.", file=str(path),
         ))
-    if bbox is not None and all(math.isfinite(v) for v in bbox):
-        x0, y0, x1, y1 = bbox
-        if x0 < -1 or y0 < -1 or x1 > width + 1 or y1 > height + 1:
-            problems.append(Problem(
-                "warning", "bbox-outside-image",
-                f"bbox ({x0:g}, {y0:g}, {x1:g}, {y1:g}) reaches outside the {width}x{height} image; "
-                "it is clipped.",
-                fix="give the box in pixels of the image as displayed (after EXIF rotation).",
-                row=row, file=str(path),
-            ))
-    mask_path = catalog.mask_path_of(i)
-    if mask_path is not None:
-        try:
-            mask = load_mask(mask_path, max_pixels=max_pixels, row=row)
-        except ImageLoadError as exc:
-            return problems + [_error_problem(exc, prefix="mask-")]
-        if (mask.shape[1], mask.shape[0]) != (width, height):
-            problems.append(Problem(
-                "warning", "mask-size-mismatch",
-                f"mask is {mask.shape[1]}x{mask.shape[0]} but the image is {width}x{height}; it is resized.",
-                fix="export the mask at the image's size.", row=row, file=str(mask_path),
-            ))
-        if not mask.any():
-            problems.append(Problem(
-                "warning", "empty-mask", "the mask has no foreground (all 0).",
-                fix="regenerate the mask (255 = garment); a mask crop uses the whole image.",
-                row=row, file=str(mask_path),
-            ))
     return problems
+
+
+def _mask_problems(mask_path: Path, mask: _MaskFacts, image_size: tuple[int, int]) -> list[Problem]:
+    """What a mask's decode showed against its image's size, as problems without a row."""
+    if mask.error is not None:
+        return [_error_problem(mask.error, prefix="mask-")]
+    problems: list[Problem] = []
+    width, height = image_size
+    if (mask.shape[1], mask.shape[0]) != (width, height):
+        problems.append(Problem(
+            "warning", "mask-size-mismatch",
+            f"mask is {mask.shape[1]}x{mask.shape[0]} but the image is {width}x{height}; it is resized.",
+            fix="export the mask at the image's size.", file=str(mask_path),
+        ))
+    if mask.empty:
+        problems.append(Problem(
+            "warning", "empty-mask", "the mask has no foreground (all 0).",
+            fix="regenerate the mask (255 = garment); a mask crop uses the whole image.", file=str(mask_path),
+        ))
+    return problems
+
+
+def _bbox_problem(row: int, path: Path, bbox: tuple[float, ...], size: tuple[int, int]) -> Problem | None:
+    if not all(math.isfinite(v) for v in bbox):
+        return None
+    x0, y0, x1, y1 = bbox
+    width, height = size
+    if x0 < -1 or y0 < -1 or x1 > width + 1 or y1 > height + 1:
+        return Problem(
+            "warning", "bbox-outside-image",
+            f"bbox ({x0:g}, {y0:g}, {x1:g}, {y1:g}) reaches outside the {width}x{height} image; it is clipped.",
+            fix="give the box in pixels of the image as displayed (after EXIF rotation).", row=row, file=str(path),
+        )
+    return None
 
 
 def _file_problems(
     catalog: Catalog, rows: Iterable[int], *, min_side: int, max_pixels: int, workers: int, progress: bool
 ) -> list[Problem]:
+    """Decode each distinct image and mask file once (a manifest may list one file on many rows), then give
+    every row the problems its files showed (copies with its row number)."""
     rows = list(rows)
-    boxes = (
-        catalog.frame[list(BBOX_COLUMNS)].to_numpy(dtype=np.float64) if catalog.has_bbox() else None
-    )
-    problems: list[Problem] = []
+    f = catalog.frame
+    boxes = f[list(BBOX_COLUMNS)].to_numpy(dtype=np.float64) if catalog.has_bbox() else None
+    image_col = f["image_path"].tolist()
+    mask_col = f["mask_path"].tolist() if "mask_path" in f.columns else [""] * len(f)
+    row_col = f["row"].tolist()
+    images = {rel: catalog.root / rel for rel in dict.fromkeys(image_col[i] for i in rows)}
+    masks = {rel: catalog.root / rel for rel in dict.fromkeys(mask_col[i] for i in rows) if rel}
     with cf.ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="cv-validate") as pool:
-        futures = [
-            pool.submit(
-                _check_files_of_row, catalog, i, min_side=min_side, max_pixels=max_pixels,
-                bbox=tuple(boxes[i]) if boxes is not None else None,
-            )
-            for i in rows
-        ]
-        bar = tqdm(futures, desc="checking images", unit="img", disable=not progress, dynamic_ncols=True)
-        for fut in bar:
-            problems.extend(fut.result())
+        jobs = [pool.submit(_decode_image, p, max_pixels) for p in images.values()]
+        jobs += [pool.submit(_decode_mask, m, max_pixels) for m in masks.values()]
+        bar = tqdm(jobs, desc="checking images", unit="file", disable=not progress, dynamic_ncols=True)
+        facts = [job.result() for job in bar]
+    image_facts = dict(zip(images, facts[: len(images)]))
+    mask_facts = dict(zip(masks, facts[len(images):]))
+    templates: dict[tuple[str, str], list[Problem]] = {}
+    problems: list[Problem] = []
+    for i in rows:
+        rel, mask_rel, row = image_col[i], mask_col[i], int(row_col[i])
+        key = (rel, mask_rel)
+        if key not in templates:
+            facts_i = image_facts[rel]
+            found = _image_problems(images[rel], facts_i, min_side=min_side)
+            if facts_i.error is None and mask_rel:
+                found += _mask_problems(masks[mask_rel], mask_facts[mask_rel], facts_i.size)
+            templates[key] = found
+        problems += [replace(p, row=row) for p in templates[key]]
+        if boxes is not None and image_facts[rel].error is None:
+            bad_box = _bbox_problem(row, images[rel], tuple(boxes[i]), image_facts[rel].size)
+            if bad_box is not None:
+                problems.append(bad_box)
     return problems
+
+
+def _root_problem(catalog: Catalog) -> Problem | None:
+    """One error for an image root that does not exist (instead of one missing file per row)."""
+    if catalog.root.is_dir():
+        return None
+    return Problem(
+        "error", "root-not-found", f"the image root {str(catalog.root)!r} does not exist, so no image can be found.",
+        fix="pass --root the folder that image_path is relative to (default: the manifest's folder).",
+        file=str(catalog.source) if catalog.source else None,
+    )
 
 
 def validate_catalog(
@@ -367,11 +426,14 @@ def validate_catalog(
         problems.append(Problem("error", "empty-manifest", "the manifest has no data rows.",
                                 fix="add one row per image: image_path,product_id[,style_id,...].", file=src))
     problems += _data_problems(catalog)
-    if check_files and len(f):
+    root_missing = _root_problem(catalog) if check_files and len(f) else None
+    if root_missing is not None:
+        problems.append(root_missing)
+    elif check_files and len(f):
         unsafe = ("path-escapes-root", "mask-path-escapes-root", "nul-in-path")
         escaped = {p.row for p in problems if p.code in unsafe}
-        rows = [i for i, (r, path) in enumerate(f[["row", "image_path"]].itertuples(index=False))
-                if path and int(r) not in escaped]  # never open a file outside the root
+        openable = (f["image_path"] != "") & ~f["row"].isin(escaped)  # never open a file outside the root
+        rows = np.flatnonzero(openable.to_numpy()).tolist()
         problems += _file_problems(
             catalog, rows, min_side=min_side, max_pixels=max_pixels, workers=workers, progress=progress
         )

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from colorvariants.config import apply_overrides, from_dict, to_dict
+from colorvariants.config import ConfigError, apply_overrides, from_dict, to_dict
 from colorvariants.data.cache import ImageCache
 from colorvariants.data.catalog import Catalog
 from colorvariants.data.datamodule import DataConfig
@@ -93,6 +93,14 @@ class BenchmarkConfig:
     preprocess: tuple[str, ...] = ()
     preprocess_workers: int = 2
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Unknown row names fail here, before the first method trains (a typo never costs a training run)."""
+        known = [*VARIANTS, *REFERENCES]
+        unknown = [m for m in (*self.methods, *self.references) if m not in known]
+        if unknown:
+            raise ConfigError(f"unknown benchmark method(s) {unknown}; known: {', '.join(known)}. "
+                              "Fix: correct --methods (a comma list of known names).")
 
     def epoch_cap(self) -> int | None:
         """Each row's epoch cap: as given; else none under a time budget (time alone ends it) or DEFAULT_EPOCHS."""
@@ -180,7 +188,7 @@ class BenchmarkRunner:
         cfg = self.fit_config(name)
         result = fit(cfg, version.catalog, self.out / "runs" / row_name)
         emb = embed_catalog(result.model_path, version.test, self.out / "embeddings" / row_name,
-                            EmbedConfig(cache_dir=self.cache_dir, progress=False))
+                            EmbedConfig(cache_dir=self.cache_dir, progress=False, overwrite=True))
         row = self._evaluate(row_name, version.with_source_paths(emb))
         row.update({"train_seconds": round(result.train_seconds, 2), "epochs": result.epochs,
                     "images_per_second": round(result.images_per_second, 2), "stopped_by": result.stopped_by,
@@ -193,7 +201,7 @@ class BenchmarkRunner:
         row_name = version.row_name("untrained")
         module = untrained_module(self.cfg.backbone, self.cfg.image_size, seed=self.cfg.seed)
         emb = embed_catalog(module, version.test, self.out / "embeddings" / row_name,
-                            EmbedConfig(cache_dir=self.cache_dir, progress=False))
+                            EmbedConfig(cache_dir=self.cache_dir, progress=False, overwrite=True))
         row = self._evaluate(row_name, version.with_source_paths(emb))
         row.update({"train_seconds": 0.0, "epochs": 0, "images_per_second": 0.0, "method": "untrained",
                     "description": f"randomly initialised {self.cfg.backbone}, pooled features"})

@@ -4,12 +4,15 @@ Rows are cut into fixed shards (``shard_size`` rows) and each shard into fixed b
 not depend on when a run was killed: a resumed run skips finished shards and its final output is
 byte-identical to an uninterrupted run. Each shard is written atomically under ``OUT/shards/``; the merged
 ``embeddings.npy`` + ``ids.parquet`` + ``meta.json`` (see ``retrieval.store``) are written last, streamed shard by
-shard through ``EmbeddingWriter`` so the export never holds all N x D vectors in RAM.
+shard through ``EmbeddingWriter`` so the export never holds all N x D vectors in RAM; then the shards are removed,
+so each vector is stored once. ``meta.json`` and ``shards/plan.json`` record what produced the vectors by content
+(``producer_record``): shards are reused only for the very same model weights, catalog and settings.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,9 +28,12 @@ from colorvariants.data.catalog import Catalog
 from colorvariants.io import save_npy, write_json
 from colorvariants.models.base import EmbeddingModule
 from colorvariants.models.checkpoint import load_model
-from colorvariants.retrieval.store import EmbeddingSet, EmbeddingWriter
+from colorvariants.models.fingerprint import model_fingerprint
+from colorvariants.outputs import OutputMismatchError, claim, is_worker_rank, producer_mismatch
+from colorvariants.retrieval.store import EMBEDDINGS_FILE, IDS_FILE, META_FILE, EmbeddingSet, EmbeddingWriter
 
 SHARD_FORMAT = "shard-{:05d}.npy"
+PLAN_FILE = "plan.json"
 
 
 @dataclass
@@ -44,6 +50,7 @@ class EmbedConfig:
     on_error: str = "raise"
     crop: str = "none"
     progress: bool = True
+    overwrite: bool = False  # start clean: remove whatever embedding set or shards the folder holds
 
 
 class _ShardBatches(Dataset):
@@ -140,28 +147,85 @@ def _done_shards(shard_dir: Path, shard_rows: dict[int, int], dim: int | None) -
 
 def embed_catalog(model: EmbeddingModule | str | Path, catalog: Catalog, out_dir: str | Path,
                   cfg: EmbedConfig | None = None) -> EmbeddingSet:
-    """Embed every (readable) image of ``catalog`` into ``out_dir``; resumes finished shards."""
+    """Embed every (readable) image of ``catalog`` into ``out_dir``; resumes finished shards of the same inputs.
+
+    The folder is claimed as an embedding set (kind marker + lock, ``colorvariants.outputs``). What produced it
+    is recorded by content (model hash, catalog fingerprint, image size, crop, batching): a rerun with other
+    inputs raises ``OutputMismatchError`` instead of reusing or mixing vectors, unless ``cfg.overwrite``.
+    """
     cfg = cfg or EmbedConfig()
     out_dir = Path(out_dir)
+    with claim(out_dir, "embeddings"):
+        return _embed_claimed(model, catalog, out_dir, cfg)
+
+
+def producer_record(module: EmbeddingModule, catalog: Catalog, cfg: EmbedConfig) -> dict[str, Any]:
+    """What an embedding set's vectors depend on, by content (never by a file's path)."""
+    return {"model": model_fingerprint(module), "method": module.method_name, "catalog": catalog.fingerprint(),
+            "image_size": int(module.config.image_size), "crop": cfg.crop, "on_error": cfg.on_error,
+            "shard_size": cfg.shard_size, "batch_size": cfg.batch_size}
+
+
+def _check_resumable(out_dir: Path, producer: dict[str, Any]) -> bool:
+    """Whether ``out_dir`` already holds the finished set of ``producer``; raises when it holds other work."""
     shard_dir = out_dir / "shards"
-    shard_dir.mkdir(parents=True, exist_ok=True)
+    meta_path, plan_path = out_dir / META_FILE, shard_dir / PLAN_FILE
+    if meta_path.is_file():
+        old, what = _json_or_none(meta_path), "a finished embedding set"
+    elif plan_path.is_file():
+        old, what = _json_or_none(plan_path), "unfinished shards"
+    elif any(shard_dir.glob("shard-*.npy")):
+        old, what = {}, "unfinished shards"
+    else:
+        return False
+    diffs = producer_mismatch((old or {}).get("producer"), producer)
+    if diffs:
+        raise OutputMismatchError(
+            f"{out_dir}: holds {what} of other inputs than this run ({'; '.join(diffs)}); reusing them would "
+            "mix vectors of different inputs. Fix: pass --overwrite to start clean, or choose another --out."
+        )
+    return meta_path.is_file()
+
+
+def _json_or_none(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def clear_embedding_set(out_dir: Path) -> None:
+    """Remove an embedding set's files and shards (meta.json first, so a kill midway never looks finished)."""
+    for name in (META_FILE, EMBEDDINGS_FILE, IDS_FILE):
+        (out_dir / name).unlink(missing_ok=True)
+    shutil.rmtree(out_dir / "shards", ignore_errors=True)
+
+
+def _embed_claimed(model: EmbeddingModule | str | Path, catalog: Catalog, out_dir: Path,
+                   cfg: EmbedConfig) -> EmbeddingSet:
+    shard_dir = out_dir / "shards"
     ckpt = str(model) if isinstance(model, (str, Path)) else None
     module = load_model(model) if ckpt is not None else model
     size = int(module.config.image_size)
+    producer = producer_record(module, catalog, cfg)
+    if cfg.overwrite and not is_worker_rank():  # DDP ranks re-run this function while rank 0 embeds
+        clear_embedding_set(out_dir)
+    elif _check_resumable(out_dir, producer):
+        shutil.rmtree(shard_dir, ignore_errors=True)  # a run killed after its merge left the shards behind
+        return EmbeddingSet.load(out_dir)
+    shard_dir.mkdir(parents=True, exist_ok=True)
     cache = ImageCache.build(catalog, size, cfg.cache_dir, on_error=cfg.on_error, crop=cfg.crop,
                              progress=cfg.progress)
     rows = np.flatnonzero(np.asarray(cache.valid))
     n = len(rows)
     n_shards = (n + cfg.shard_size - 1) // cfg.shard_size
     shard_rows = {s: min((s + 1) * cfg.shard_size, n) - s * cfg.shard_size for s in range(n_shards)}
-    plan = {"rows": n, "shard_size": cfg.shard_size, "batch_size": cfg.batch_size,
-            "catalog": catalog.fingerprint(), "checkpoint": ckpt}
-    plan_path = out_dir / "shards" / "plan.json"
-    if plan_path.is_file() and json.loads(plan_path.read_text()) != plan:
-        for old in shard_dir.glob("shard-*.npy"):  # another catalog/model/batching: old shards are stale
-            old.unlink()
-    write_json(plan_path, plan)
-    todo = sorted(set(shard_rows) - _done_shards(shard_dir, shard_rows, None))
+    write_json(shard_dir / PLAN_FILE, {"producer": producer, "rows": n})
+    done = _done_shards(shard_dir, shard_rows, None)
+    if done:
+        print(f"resuming {out_dir}: {len(done)} of {n_shards} shards already embedded", flush=True)
+    todo = sorted(set(shard_rows) - done)
     if todo:
         dataset = _ShardBatches(cache.images, rows, cfg.shard_size, cfg.batch_size, todo)
         loader = torch.utils.data.DataLoader(dataset, batch_size=None, sampler=_ShardSampler(dataset))
@@ -174,7 +238,7 @@ def embed_catalog(model: EmbeddingModule | str | Path, catalog: Catalog, out_dir
                              callbacks=[_ShardWriter(shard_dir, shard_rows)])
         trainer.predict(_Embedder(module), dataloaders=loader, return_predictions=False)
         if not trainer.is_global_zero:
-            return EmbeddingSet.load(out_dir) if (out_dir / "meta.json").is_file() else None  # type: ignore[return-value]
+            return EmbeddingSet.load(out_dir) if (out_dir / META_FILE).is_file() else None  # type: ignore[return-value]
     missing = sorted(set(shard_rows) - _done_shards(shard_dir, shard_rows, None))
     if missing:
         raise RuntimeError(f"shards {missing[:5]} were not written; rerun the same command to finish them")
@@ -182,12 +246,14 @@ def embed_catalog(model: EmbeddingModule | str | Path, catalog: Catalog, out_dir
             if c in catalog.frame.columns]
     ids = catalog.frame.iloc[rows][keep].reset_index(drop=True)
     meta = {"method": module.method_name, "checkpoint": ckpt, "image_size": size,
-            "skipped": [p.to_dict() for p in cache.skipped]}
+            "skipped": [p.to_dict() for p in cache.skipped], "producer": producer}
     if n_shards == 0:
         emb = EmbeddingSet(vectors=np.zeros((0, 0), np.float32), ids=ids, meta=meta)
         emb.save(out_dir)
-        return emb
-    return _merge_shards(shard_dir, n_shards, cfg.shard_size, ids, meta, out_dir)
+    else:
+        emb = _merge_shards(shard_dir, n_shards, cfg.shard_size, ids, meta, out_dir)
+    shutil.rmtree(shard_dir, ignore_errors=True)  # embeddings.npy is now the one copy of every vector
+    return emb
 
 
 def _merge_shards(shard_dir: Path, n_shards: int, shard_size: int, ids: Any, meta: dict[str, Any],

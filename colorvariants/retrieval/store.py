@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from colorvariants.errors import EmbeddingError
-from colorvariants.io import atomic_path, create_npy, write_json
+from colorvariants.io import atomic_path, create_npy, process_temp_path, write_json
 
 FORMAT = "colorvariants.embeddings"
 VERSION = 1
@@ -402,7 +402,8 @@ class EmbeddingWriter:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.ids = ids.reset_index(drop=True)
         self.meta = dict(meta or {})
-        self._partial = self.directory / f".{EMBEDDINGS_FILE}.partial.npy"
+        # unique per process: two writers of one folder never share a temp file (the folder lock refuses the second)
+        self._partial = process_temp_path(self.directory / f"{EMBEDDINGS_FILE}.partial", suffix=".npy")
         self._array: np.memmap | None = create_npy(self._partial, np.float32, (count, dim))
         self._written = np.zeros(count, dtype=bool)
 

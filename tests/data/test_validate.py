@@ -195,3 +195,71 @@ class TestCli:
         assert main(["validate", "--manifest", str(spec.manifest), "--no-progress"]) == 1
         assert "empty-file" in capsys.readouterr().out
         assert main(["validate", "--manifest", str(spec.root / "absent.csv")]) == 2  # unreadable manifest
+
+
+class TestHints:
+    """Validation that helps fix real files: the likely cause, once, with the CLI's own words."""
+
+    @pytest.mark.parametrize("header,hint", [
+        ("image_path;product_id;style_id", "separated by semicolons"),
+        ("Image Path,Product ID,style_id", "rename the column(s) 'Image Path' to 'image_path', 'Product ID'"),
+        ("IMAGE_PATH,product_id", "rename the column(s) 'IMAGE_PATH' to 'image_path'"),
+    ])
+    def test_missing_columns_say_why(self, tmp_path, header, hint):
+        manifest = tmp_path / "m.csv"
+        manifest.write_text(header + "\n" + header.replace("_", "").lower() + "\n")
+        report = validate_catalog(_corpus_catalog(manifest), check_files=False)
+        (problem,) = report.problems
+        assert problem.code == "missing-column" and hint in problem.fix
+        assert "'row'" not in problem.message  # the tool's own row numbers are not a column the user wrote
+
+    def test_windows_separators_get_a_hint(self, make_catalog):
+        cat = make_catalog().load()
+        cat.frame.loc[0, "image_path"] = cat.frame.loc[0, "image_path"].replace("/", "\\")
+        missing = [p for p in validate_catalog(cat, progress=False).problems if p.code == "missing-file"]
+        assert len(missing) == 1 and "Windows separators" in missing[0].fix and "write it with /" in missing[0].fix
+
+    def test_a_wrong_root_is_one_error(self, make_catalog, tmp_path, capsys):
+        spec = make_catalog()
+        cat = Catalog.from_frame(spec.load().frame, tmp_path / "no-such-root", check=False)
+        report = validate_catalog(cat, progress=False)
+        assert [p.code for p in report.errors] == ["root-not-found"]
+        from colorvariants.cli.main import main
+
+        assert main(["embed", "--ckpt", str(tmp_path / "m.pt"), "--manifest", str(spec.manifest), "--root",
+                     str(tmp_path / "no-such-root"), "--out", str(tmp_path / "e")]) == 2
+        err = capsys.readouterr().err
+        assert "no-such-root' does not exist" in err and err.count("\n") == 1 and "mask" not in err
+
+    def test_a_png_with_a_large_icc_profile_is_not_corrupt(self, make_catalog):
+        cat = make_catalog().load()
+        path = cat.path_of(0).with_suffix(".png")
+        Image.new("RGB", (48, 48), (200, 30, 30)).save(path, icc_profile=b"\0" * (20 * 2**20))  # 20 MB profile
+        cat.frame.loc[0, "image_path"] = str(path.relative_to(cat.root))
+        assert not [p for p in validate_catalog(cat, progress=False).problems if p.row == int(cat.frame.at[0, "row"])
+                    and p.severity == "error"]
+
+    def test_fixes_name_the_cli_flag(self, broken_files):
+        from colorvariants.data.images import open_image
+        from colorvariants.errors import ImageLoadError
+
+        with pytest.raises(ImageLoadError) as info:
+            open_image(broken_files.root / "img" / "truncated.jpg")
+        assert "--on-error skip" in info.value.fix and "on_error=" not in info.value.fix
+
+    def test_each_distinct_file_is_decoded_once(self, make_catalog, monkeypatch):
+        import colorvariants.data.validate as validate_mod
+
+        spec = make_catalog()
+        cat = spec.load()
+        files = cat.frame["image_path"].tolist()[:5]
+        frame = cat.frame.iloc[[i % 5 for i in range(20_000)]].reset_index(drop=True)
+        frame["product_id"] = [f"p{i}" for i in range(len(frame))]
+        frame["row"] = range(1, len(frame) + 1)
+        big = Catalog.from_frame(frame.drop(columns=["row"]), cat.root, check=False)
+        decoded: list[Path] = []
+        real = validate_mod.open_image
+        monkeypatch.setattr(validate_mod, "open_image", lambda p, **kw: decoded.append(p) or real(p, **kw))
+        report = validate_catalog(big, progress=False)
+        assert sorted(decoded) == sorted(cat.root / f for f in files)
+        assert report.counts["all"]["rows"] == 20_000 and not report.errors

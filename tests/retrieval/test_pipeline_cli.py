@@ -85,18 +85,18 @@ def test_killed_embed_resumes_byte_identical(
     cli("embed", *args, "--out", str(tmp / "clean"))
 
     out = tmp / "killed"
-    killed = kill_cli(["embed", *args, "--out", str(out)],
-                      lambda: len(list((out / "shards").glob("shard-*.npy"))) >= 2)
-    if not killed:  # it won the race: recreate the state a kill after two shards leaves behind
-        for f in ("embeddings.npy", "ids.parquet", "meta.json"):
-            (out / f).unlink()
-        for shard in sorted((out / "shards").glob("shard-*.npy"))[2:]:
-            shard.unlink()
+    for _ in range(3):  # a finished run removes its shards, so a run that wins the race is simply tried again
+        shutil.rmtree(out, ignore_errors=True)
+        if kill_cli(["embed", *args, "--out", str(out)],
+                    lambda: len(list((out / "shards").glob("shard-*.npy"))) >= 2):
+            break
+    else:
+        pytest.fail("embed finished before the kill point three times")
     assert not (out / "meta.json").exists(), "a killed run must not look complete"
-    done_before = {p.name: p.read_bytes() for p in (out / "shards").glob("shard-*.npy")}
-    cli("embed", *args, "--out", str(out))
-    for name, data in done_before.items():
-        assert (out / "shards" / name).read_bytes() == data, "finished shards must not be redone"
+    done_before = len(list((out / "shards").glob("shard-*.npy")))
+    resumed = cli("embed", *args, "--out", str(out))
+    assert f"{done_before} of " in resumed.stdout, "finished shards must not be redone"
+    assert not (out / "shards").exists(), "after the merge embeddings.npy is the one copy of every vector"
     for f in ("embeddings.npy", "ids.parquet"):
         assert (out / f).read_bytes() == (tmp / "clean" / f).read_bytes(), f
     assert EmbeddingSet.load(out).count == EmbeddingSet.load(tmp / "clean").count

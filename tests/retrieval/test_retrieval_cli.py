@@ -77,8 +77,8 @@ def test_evaluate_streams_under_a_small_memory_budget(saved_sets: tuple[Path, Pa
     streamed = json.loads((tmp_path / "s.json").read_text())
     direct = evaluate_embeddings(EmbeddingSet.load(e))
     assert {k: streamed[k] for k in direct} == direct
-    with pytest.raises(SystemExit, match="--memory-budget"):
-        main(["evaluate", "--embeddings", str(e), "--memory-budget", "lots", "--out", str(tmp_path / "x.json")])
+    assert main(["evaluate", "--embeddings", str(e), "--memory-budget", "lots", "--out", str(tmp_path / "x.json")]
+                ) == 2  # the tool's one-line error (checked in test_user_errors_are_one_line_messages)
 
 
 def test_evaluate_with_manifest_labels(saved_sets: tuple[Path, Path, EmbeddingSet], tmp_path: Path) -> None:
@@ -123,10 +123,20 @@ def test_dedup_with_fixed_threshold_to_csv(saved_sets: tuple[Path, Path, Embeddi
         ["index", "build", "--embeddings", "{tmp}/missing", "--out", "{tmp}/I"],
         ["evaluate", "--embeddings", "{tmp}/E", "--split", "train", "--out", "{tmp}/m.json"],
         ["index", "add", "--index", "{tmp}/E", "--embeddings", "{tmp}/E2"],
+        ["index", "build", "--embeddings", "{tmp}/E", "--out", "{tmp}/E"],  # an embedding set is not an index
+        ["evaluate", "--embeddings", "{tmp}/E", "--memory-budget", "lots", "--out", "{tmp}/m.json"],
+        ["evaluate", "--embeddings", "{tmp}/E", "--ks", "1,five", "--out", "{tmp}/m.json"],
+        ["dedup", "--embeddings", "{tmp}/E", "--index", "{tmp}/I-lying", "--out", "{tmp}/g.csv"],
     ],
 )
 def test_user_errors_are_one_line_messages(saved_sets: tuple[Path, Path, EmbeddingSet], tmp_path: Path,
                                            capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    if "{tmp}/I-lying" in argv:  # an index whose meta.json names another kind than its FAISS file
+        assert main(["index", "build", "--embeddings", str(tmp_path / "E"), "--out", str(tmp_path / "I-lying"),
+                     "--kind", "flat"]) == 0
+        meta = json.loads((tmp_path / "I-lying" / "meta.json").read_text())
+        (tmp_path / "I-lying" / "meta.json").write_text(json.dumps({**meta, "kind": "ivfpq"}))
+        capsys.readouterr()
     assert main([a.format(tmp=tmp_path) for a in argv]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and "Fix:" in err and "Traceback" not in err
+    assert err.startswith("error: ") and "Fix:" in err and "Traceback" not in err and err.count("\n") == 1

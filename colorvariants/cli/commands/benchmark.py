@@ -56,9 +56,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from colorvariants.outputs import claim
     from colorvariants.report.benchmark import run_benchmark
 
-    doc = run_benchmark(load_catalog(args), args.out, benchmark_config(args))
+    cfg = benchmark_config(args)
+    with claim(args.out, "benchmark"):
+        doc = run_benchmark(load_catalog(args), args.out, cfg)
     print_table(doc)
     print(f"report: {args.out / 'report.html'}\nmetrics: {args.out / 'metrics.json'}")
     return 0

@@ -28,6 +28,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from colorvariants.outputs import claim_file
+
+    with claim_file(args.out):  # one writer per groups file
+        return _find_groups(args)
+
+
+def _find_groups(args: argparse.Namespace) -> int:
     import json
 
     from colorvariants.io import write_json

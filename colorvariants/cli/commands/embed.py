@@ -23,6 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--on-error", choices=["raise", "skip"], default="raise",
                    help="skip: leave unreadable images out and record them in meta.json")
     p.add_argument("--crop", choices=["none", "bbox", "mask"], default="none")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start clean: remove the embedding set or shards --out holds (a rerun with another model, "
+                        "catalog or settings is refused without it)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     devices = int(args.devices) if str(args.devices).isdigit() else args.devices
     cfg = EmbedConfig(batch_size=args.batch_size, shard_size=args.shard_size, accelerator=args.accelerator,
                       devices=devices, strategy=args.strategy, cache_dir=args.cache_dir, on_error=args.on_error,
-                      crop=args.crop)
+                      crop=args.crop, overwrite=args.overwrite)
     emb = embed_catalog(args.ckpt, catalog, args.out, cfg)
     if emb is not None:
         print(f"wrote {emb.vectors.shape[0]} x {emb.vectors.shape[1]} embeddings to {args.out}")

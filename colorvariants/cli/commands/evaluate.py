@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from colorvariants.cli.registry import register
+from colorvariants.errors import ColorVariantsError
 
 # Mirrors colorvariants.retrieval.protocols.PROTOCOLS (kept literal so --help needs no faiss/torch import).
 PROTOCOL_CHOICES = ("default", "inshop")
@@ -42,13 +43,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         ks = tuple(int(k) for k in args.ks.split(",") if k.strip())
     except ValueError:
-        raise SystemExit(f"error: --ks must be integers separated by commas; got {args.ks!r}") from None
+        raise ColorVariantsError(f"--ks must be integers separated by commas; got {args.ks!r}. "
+                                 "Fix: e.g. --ks 1,5,10") from None
     from colorvariants.retrieval.index.auto import parse_memory
 
     try:
         budget = parse_memory(args.memory_budget) if args.memory_budget is not None else None
     except ValueError as exc:
-        raise SystemExit(f"error: --memory-budget: {exc}") from None
+        raise ColorVariantsError(f"--memory-budget: {exc}. Fix: e.g. --memory-budget 4GB") from None
     protocol = PROTOCOLS[args.protocol]
     t0 = time.perf_counter()
     es = EmbeddingSet.load(args.embeddings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from colorvariants.cli.common import add_catalog_arguments, load_catalog
+from colorvariants.cli.common import add_catalog_arguments, load_catalog, note_config_defaults
 from colorvariants.cli.registry import register
 
 # Plain top-level flags -> the config key they set.
@@ -55,11 +55,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoints/last.ckpt")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                    help="any config key, e.g. model.temperature=0.1 data.pk_k=4")
+    note_config_defaults(p, FLAG_KEYS)
 
 
 def build_fit_config(args: argparse.Namespace):  # -> FitConfig (import kept lazy for --help speed)
     """The resolved FitConfig from the YAML, the plain flags and KEY=VALUE overrides (in that order)."""
     from colorvariants.config import apply_overrides, from_dict, load_yaml
+    from colorvariants.models.resume import resolved_config
     from colorvariants.models.training import FitConfig
 
     data = load_yaml(args.config)
@@ -77,15 +79,24 @@ def build_fit_config(args: argparse.Namespace):  # -> FitConfig (import kept laz
         str(o).startswith("trainer.max_epochs=") for o in args.overrides or [])
     if getattr(args, "max_minutes", None) is not None and not epochs_given:
         data.setdefault("trainer", {})["max_epochs"] = None  # a time budget alone: the YAML's epoch cap must not bind
-    return from_dict(FitConfig, data)
+    cfg = from_dict(FitConfig, data)
+    resolved_config(cfg)  # the model section checked now (names, types), not at the first training step
+    return cfg
 
 
 def run(args: argparse.Namespace) -> int:
+    from colorvariants.models.resume import check_resume
     from colorvariants.models.training import fit
+    from colorvariants.outputs import claim
 
     cfg = build_fit_config(args)
     catalog = load_catalog(args)
-    result = fit(cfg, catalog, args.out, resume=args.resume)
+    with claim(args.out, "fit-run"):
+        changed = check_resume(args.out, cfg) if args.resume else {}
+        if changed:
+            print("resume with changed settings (recorded in resumes.jsonl): "
+                  + ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in changed.items()), flush=True)
+        result = fit(cfg, catalog, args.out, resume=args.resume)
     print(f"trained {cfg.method} for {result.epochs} epoch(s) in {result.train_seconds:.1f}s "
           f"({result.images_per_second:.1f} images/s); model: {result.model_path}")
     if result.val_metrics:

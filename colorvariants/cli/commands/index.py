@@ -35,11 +35,14 @@ def _build(args: argparse.Namespace) -> int:
     from colorvariants.retrieval.index import build_index
     from colorvariants.retrieval.store import EmbeddingSet
 
-    es = EmbeddingSet.load(args.embeddings)
-    bundle = build_index(
-        es, kind=args.kind, memory_budget=args.memory_budget, target_recall=args.target_recall, seed=args.seed
-    )
-    bundle.save(args.out)
+    from colorvariants.outputs import claim
+
+    with claim(args.out, "index"):
+        es = EmbeddingSet.load(args.embeddings)
+        bundle = build_index(
+            es, kind=args.kind, memory_budget=args.memory_budget, target_recall=args.target_recall, seed=args.seed
+        )
+        bundle.save(args.out)
     meta = bundle.meta
     fid = meta["fidelity"]
     params = ", ".join(f"{k}={v}" for k, v in {**meta["params"], **meta["search_params"]}.items()) or "exact"
@@ -64,11 +67,14 @@ def _add(args: argparse.Namespace) -> int:
     from colorvariants.retrieval.index import add, load_index
     from colorvariants.retrieval.store import EmbeddingSet
 
-    new = EmbeddingSet.load(args.embeddings)
-    bundle = load_index(args.index, expected_dim=new.dim)
-    before = bundle.count
-    add(bundle, new)
-    bundle.save(args.index)
+    from colorvariants.outputs import claim
+
+    with claim(args.index, "index", flag="--index"):
+        new = EmbeddingSet.load(args.embeddings)
+        bundle = load_index(args.index, expected_dim=new.dim)
+        before = bundle.count
+        add(bundle, new)
+        bundle.save(args.index)
     print(f"added {new.count} vectors to {args.index}: {before} -> {bundle.count} ({bundle.kind})")
     return 0
 

@@ -50,12 +50,16 @@ def run(args: argparse.Namespace) -> int:
         if args.remove_background != "rembg":
             raise ColorVariantsError("--rembg-model applies only with --remove-background rembg.")
         options["model"] = args.rembg_model
+    from colorvariants.outputs import claim
+
     catalog = load_catalog(args)
-    manifest = preprocess_catalog(
-        catalog, args.out, crop=args.crop, remove_background=args.remove_background,
-        background_fill=args.background_fill, margin=args.margin, workers=args.workers, on_error=args.on_error,
-        image_format=args.image_format, remover_options=options, progress=not args.no_progress,
-    )
+    with claim(args.out, "preprocess"):
+        manifest = preprocess_catalog(
+            catalog, args.out, crop=args.crop, remove_background=args.remove_background,
+            background_fill=args.background_fill, margin=args.margin, workers=args.workers,
+            on_error=args.on_error, image_format=args.image_format, remover_options=options,
+            progress=not args.no_progress,
+        )
     print(f"wrote {manifest} (image root {manifest.parent})")
     return 0
 

@@ -214,5 +214,22 @@ def load_index(directory: str | Path, *, expected_dim: int | None = None) -> Ind
             f"{directory / IDS_FILE}: {len(ids)} rows for {index.ntotal} indexed vectors. "
             "Fix: rebuild the index."
         )
+    _check_kind(meta_path, meta, index)
     INDEX_KINDS[meta["kind"]].apply_search_params(index, meta.get("search_params", {}))
     return IndexBundle(index, ids, meta)
+
+
+def _check_kind(meta_path: Path, meta: dict[str, Any], index: faiss.Index) -> None:
+    """Refuse a meta.json whose ``kind`` does not describe the FAISS file (edited, or files mixed up)."""
+    kind = INDEX_KINDS[meta["kind"]]
+    found = faiss.downcast_index(index)
+    try:
+        params = {**kind.infer_params(index), **meta.get("params", {})}
+        matches = isinstance(found, type(faiss.downcast_index(kind.create(index.d, params))))
+    except (RuntimeError, KeyError, ValueError, TypeError):  # the structure the kind reads is not there
+        matches = False
+    if not matches:
+        raise IndexFileError(
+            f"{meta_path}: says kind {meta['kind']!r} but {INDEX_FILE} is a FAISS {type(found).__name__}. "
+            "Fix: rebuild the index with `colorvariants index build`."
+        )
