@@ -88,8 +88,9 @@ class BenchmarkConfig:
     n_gallery_queries: int = 8
     dedup_k: int = 10
     dedup_precision: float = 0.9
-    dedup_rerank: str = "none"
-    dedup_method: str = "components"
+    dedup_rerank: str = "csls"  # dedup's CLI defaults (colorvariants/cli/commands/dedup.py), chosen on val
+    dedup_method: str = "average"
+    dedup_guard: str = "mutual"
     # Re-ranked rows beside each plain one (no re-training): evaluate's metrics with each of these re-rankers.
     rerankers: tuple[str, ...] = ("csls", "kreciprocal:k1=10,k2=3", "qe:n=3,alpha=3", "dba:n=1")
     progress_bar: bool = True
@@ -231,7 +232,8 @@ class BenchmarkRunner:
             m = evaluate_embeddings(emb, rerank=spec)
             row["reranked"][spec] = {**{k: round(float(m[k]), 4) for k in METRIC_KEYS},
                                      "rerank": m["rerank"], "rerank_s": m["rerank_s"]}
-        grouping = dict(k=self.cfg.dedup_k, rerank=self.cfg.dedup_rerank, method=self.cfg.dedup_method)
+        grouping = dict(k=self.cfg.dedup_k, rerank=self.cfg.dedup_rerank, method=self.cfg.dedup_method,
+                        guard=self.cfg.dedup_guard)
         try:
             groups = find_groups(emb, target_precision=self.cfg.dedup_precision, **grouping)  # type: ignore[arg-type]
         except EmbeddingError as exc:  # e.g. a colour histogram never reaches the target precision

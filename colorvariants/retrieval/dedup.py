@@ -215,7 +215,8 @@ class ColorVariantGroups:
         target: how the threshold is chosen on the grouping's precision-recall curve when none is given
             (default: ``OperatingTarget(precision=target_precision)``).
         curve: also measure the curve when a threshold is given (needs style labels).
-        curve_points: thresholds on the curve.
+        curve_points: thresholds on the curve; None = by size (every cut re-groups the whole set, with guards):
+            200 up to 50k images, 40 up to 200k, 12 beyond (each cut at 1M costs seconds).
     """
 
     k: int = 10
@@ -234,7 +235,7 @@ class ColorVariantGroups:
     method: str = "components"
     target: OperatingTarget | None = None
     curve: bool = True
-    curve_points: int = 40
+    curve_points: int | None = None
 
     def __post_init__(self) -> None:
         if self.guard not in GUARDS:
@@ -326,7 +327,7 @@ class ColorVariantGroups:
         if measure is not None and (threshold is None or self.curve):
             t3 = time.perf_counter()
             curve = measure.curve(self._method_name(reranker), groups_at,
-                                  curve_thresholds(merges.height, self.curve_points))
+                                  curve_thresholds(merges.height, self.curve_points or _curve_points(n)))
             timings["curve_s"] = time.perf_counter() - t3
         calibration = None
         if threshold is None:
@@ -537,6 +538,10 @@ def _check_index_matches(index: IndexBundle, es: EmbeddingSet) -> None:
                 f"{index.ids['image_path'].iloc[row]!r} vs {es.ids['image_path'].iloc[row]!r}). "
                 "Fix: pass the index built from these embeddings, or omit --index."
             )
+
+
+def _curve_points(n: int) -> int:
+    return 200 if n <= 50_000 else 40 if n <= 200_000 else 12
 
 
 class _Measure:

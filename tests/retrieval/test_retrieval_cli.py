@@ -165,3 +165,12 @@ def test_evaluate_rerank_flag(saved_sets: tuple[Path, Path, EmbeddingSet], tmp_p
     assert main(argv) == 0
     assert "re-ranked by dba:n=1,alpha=0.0" in capsys.readouterr().out
     assert json.loads((tmp_path / "m.json").read_text())["rerank"] == "dba:n=1,alpha=0.0"
+
+
+def test_dedup_cli_choices_match_the_registries() -> None:
+    from colorvariants.cli.commands import dedup as dedup_cli
+    from colorvariants.retrieval.linkage import LINKAGES
+    from colorvariants.retrieval.rerank import make_reranker
+
+    assert set(dedup_cli.LINKAGE_CHOICES) == set(LINKAGES) and dedup_cli.DEFAULT_METHOD in LINKAGES
+    assert make_reranker(dedup_cli.DEFAULT_RERANK) is not None
