@@ -89,8 +89,8 @@ class BenchmarkConfig:
     dedup_k: int = 10
     dedup_precision: float = 0.9
     dedup_rerank: str = "csls"  # dedup's CLI defaults (colorvariants/cli/commands/dedup.py), chosen on val
-    dedup_method: str = "average"
-    dedup_guard: str = "mutual"
+    dedup_method: str = "components"
+    dedup_guard: str = "both"
     # Re-ranked rows beside each plain one (no re-training): evaluate's metrics with each of these re-rankers.
     rerankers: tuple[str, ...] = ("csls", "kreciprocal:k1=10,k2=3", "qe:n=3,alpha=3", "dba:n=1")
     progress_bar: bool = True
