@@ -7,12 +7,19 @@ Pipeline (shared/docs/protocol.md, "Grouping"):
    ``nprobe``/``efSearch`` was tuned for recall@10 against exact search, which on spread-out data hinges on
    far, nearly tied neighbours that grouping never keeps; so the knob is re-tuned here on a sample for the
    edges that matter: exact neighbours above the (estimated) threshold must be found with ``edge_recall``.
-2. Threshold: keep edges with similarity >= T. T is given, or calibrated on labelled styles: among kNN pairs
-   of two different products whose styles are both known, the lowest T whose pairwise precision (share of
-   kept pairs that are the same style) is >= the target.
+1b. Similarity: cosine, or a re-ranked similarity computed on the same graph (``rerank``: CSLS, k-reciprocal,
+   QE, DBA; ``colorvariants.retrieval.rerank``). With a re-ranker the edge re-tuning is skipped (the index
+   keeps its own tuned knob).
+2. Threshold: keep edges with similarity >= T. T is given, or chosen on the grouping's precision-recall curve
+   over labelled styles (``operating_point``): every candidate T groups the whole set (method, guards, product
+   merge) and is measured on the labelled products; the point is the most recall at the target pair precision
+   (or the most precision at a target recall, or the best F1). The curve is kept in the result.
+   ``method`` turns the edges into merges: ``components`` (single linkage), ``average``/``complete`` linkage
+   over the kNN edges (``colorvariants.retrieval.linkage``).
 3. Chaining guard: ``mutual`` keeps an edge only if each end is among the other's k nearest neighbours (hubs
    stop linking everything); ``diameter`` splits any group holding two members less similar than the diameter
-   similarity (complete linkage cut at that similarity); ``both`` applies the two.
+   similarity (complete linkage cut at that similarity); ``both`` applies the two. The diameter is a cosine, so
+   with a re-ranked similarity it applies only when ``diameter`` is given.
 4. Connected components of what is left; images of one product always share a group (a product is one
    colour of one design by definition), so groups holding the same product are joined afterwards.
 5. Rows: one per image with ``group_id``, ``group_size`` (images), ``group_products``, ``product_id``,
@@ -20,7 +27,7 @@ Pipeline (shared/docs/protocol.md, "Grouping"):
    others), ``is_medoid``.
 
 Cost at 1M images: one batched kNN search (the index's QPS), O(N·k) edges, and small per-group matrix products
-bucketed by group size; nothing is O(N^2).
+bucketed by group size, once per threshold of the curve (12 beyond 200k images); nothing is O(N^2).
 
 >>> result = find_groups(EmbeddingSet.load("E"), target_precision=0.9)   # doctest: +SKIP
 >>> result.save("groups.parquet"); result.summary()["metrics"]            # doctest: +SKIP

@@ -174,3 +174,10 @@ def test_dedup_cli_choices_match_the_registries() -> None:
 
     assert set(dedup_cli.LINKAGE_CHOICES) == set(LINKAGES) and dedup_cli.DEFAULT_METHOD in LINKAGES
     assert make_reranker(dedup_cli.DEFAULT_RERANK) is not None
+
+
+def test_dedup_given_threshold_stays_cosine(saved_sets: tuple[Path, Path, EmbeddingSet], tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    e, _, _ = saved_sets
+    assert main(["dedup", "--embeddings", str(e), "--out", str(tmp_path / "g.csv"), "--threshold", "0.99"]) == 0
+    assert "rerank: none" in capsys.readouterr().out

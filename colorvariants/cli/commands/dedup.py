@@ -31,9 +31,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     how.add_argument("--target-recall", type=float, default=None,
                      help="instead: the most precision that groups this share of the variant pairs")
     how.add_argument("--best-f1", action="store_true", help="instead: the threshold of the best pair F1")
-    parser.add_argument("--rerank", default=DEFAULT_RERANK,
+    parser.add_argument("--rerank", default=None,
                         help="similarity of the edges: none (cosine), csls, kreciprocal, dba, qe, with settings "
-                             f"as NAME:key=value,... (default {DEFAULT_RERANK}; see BENCHMARKS.md)")
+                             f"as NAME:key=value,... (default {DEFAULT_RERANK}; cosine when --threshold is given, "
+                             "so a threshold keeps its cosine meaning; see BENCHMARKS.md)")
     parser.add_argument("--method", choices=LINKAGE_CHOICES, default=DEFAULT_METHOD,
                         help="components (threshold + guards), average or complete linkage on the kNN graph")
     parser.add_argument("--previous", default=None,
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
                              recall=args.target_recall, best_f1=args.best_f1)
     cfg = ColorVariantGroups(
         k=args.k, threshold=args.threshold, target_precision=target.precision or 0.9, guard=args.guard,
-        diameter=args.diameter, edge_recall=args.edge_recall, rerank=args.rerank, method=args.method,
+        diameter=args.diameter, edge_recall=args.edge_recall, rerank=_rerank(args), method=args.method,
         target=target,
     )
     previous = None
@@ -93,6 +94,13 @@ def run(args: argparse.Namespace) -> int:
         write_json(args.summary, summary)
     _print(result, args, changes)
     return 0
+
+
+def _rerank(args: argparse.Namespace) -> str:
+    """The similarity asked for; a bare --threshold keeps its old meaning (a cosine)."""
+    if args.rerank is not None:
+        return str(args.rerank)
+    return "none" if args.threshold is not None else DEFAULT_RERANK
 
 
 def _print(result: Any, args: argparse.Namespace, changes: dict[str, Any] | None) -> None:
