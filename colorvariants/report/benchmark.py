@@ -232,8 +232,8 @@ class BenchmarkRunner:
             m = evaluate_embeddings(emb, rerank=spec)
             row["reranked"][spec] = {**{k: round(float(m[k]), 4) for k in METRIC_KEYS},
                                      "rerank": m["rerank"], "rerank_s": m["rerank_s"]}
-        grouping = dict(k=self.cfg.dedup_k, rerank=self.cfg.dedup_rerank, method=self.cfg.dedup_method,
-                        guard=self.cfg.dedup_guard)
+        grouping = {"k": self.cfg.dedup_k, "rerank": self.cfg.dedup_rerank, "method": self.cfg.dedup_method,
+                    "guard": self.cfg.dedup_guard}
         try:
             groups = find_groups(emb, target_precision=self.cfg.dedup_precision, **grouping)  # type: ignore[arg-type]
         except EmbeddingError as exc:  # e.g. a colour histogram never reaches the target precision

@@ -428,6 +428,11 @@ class _Page:
         reach = curve.get("recall_at_precision") or {}
         costs = " · ".join(f"precision {lv}: {('recall ' + _pct(float(v))) if isinstance(v, (int, float)) else 'out of reach'}"
                            for lv, v in reach.items())
+        chosen = curve.get("chosen")
+        if isinstance(chosen, int) and 0 <= chosen < len(curve["points"]):
+            p = curve["points"][chosen]
+            costs += (f" · chosen ({html.escape(str(curve.get('criterion', '')))}): threshold {p['threshold']:.3f}, "
+                      f"precision {_pct(p['pair_precision'])}, recall {_pct(p['pair_recall'])}")
         return (f'<div class="small">grouping trade-off ({html.escape(str(curve.get("method", "")))}): {costs}</div>'
                 f'<div class="chart">{grouping_curve_chart(curve, self.colors[name])}</div>')
 

@@ -50,8 +50,20 @@ from colorvariants.io import atomic_path
 from colorvariants.metrics.grouping import group_size_distribution, grouping_metrics, product_precision_recall
 from colorvariants.retrieval.index.base import INDEX_KINDS, exact_knn, iter_unit_batches
 from colorvariants.retrieval.linkage import LINKAGES, components
-from colorvariants.retrieval.operating_point import CurvePoint, GroupingCurve, OperatingTarget, curve_thresholds
-from colorvariants.retrieval.rerank import NO_RERANK, Database, Reranker, catalog_candidates, make_reranker, rerank
+from colorvariants.retrieval.operating_point import (
+    CurvePoint,
+    GroupingCurve,
+    OperatingTarget,
+    curve_thresholds,
+)
+from colorvariants.retrieval.rerank import (
+    NO_RERANK,
+    Database,
+    Reranker,
+    catalog_candidates,
+    make_reranker,
+    rerank,
+)
 from colorvariants.retrieval.rerank.graph import knn_graph
 from colorvariants.retrieval.rerank.graph import without_self as _without_self
 from colorvariants.retrieval.store import EmbeddingSet

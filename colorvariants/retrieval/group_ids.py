@@ -77,7 +77,7 @@ def carry_group_ids(frame: pd.DataFrame, previous: pd.DataFrame) -> tuple[pd.Dat
         "previous_groups": int(prev["group_id"].nunique()),
         "groups": int(out["group_id"].nunique()),
         "unchanged": len(kept),
-        "kept_id": int(len(inherit)),
+        "kept_id": len(inherit),
         "new_ids": int(next_id - (int(prev["group_id"].max()) + 1 if len(prev) else 0)),
         "images_new": int((~cur[KEY].isin(prev[KEY])).sum()),
         "merges": [{"group_id": int(mapping[g]), "from": s} for g, s in sources.items() if len(s) > 1],

@@ -11,10 +11,17 @@ import torch
 
 from colorvariants.data.cache import letterbox
 from colorvariants.data.images import load_rgb
-from colorvariants.models.checkpoint import load_model
 from colorvariants.errors import EmbeddingError
+from colorvariants.models.checkpoint import load_model
 from colorvariants.retrieval.index import load_index
-from colorvariants.retrieval.rerank import Candidates, Database, NeighbourGraph, knn_graph, make_reranker, rerank
+from colorvariants.retrieval.rerank import (
+    Candidates,
+    Database,
+    NeighbourGraph,
+    knn_graph,
+    make_reranker,
+    rerank,
+)
 from colorvariants.retrieval.store import EmbeddingSet
 
 

@@ -252,7 +252,8 @@ class TestReportContent:
             block = _group_block(groups, method)
             assert "grouping trade-off (components+both on cosine)" in block
             assert "precision 0.9: recall 40.0%" in block and "pair precision" in block
-        assert 'data-name="chosen (pair precision &gt;= 0.9, most recall)"' in _group_block(groups, "cvssl")
+        block = _group_block(groups, "cvssl")
+        assert 'data-name="chosen point"' in block and "chosen (pair precision &gt;= 0.9, most recall)" in block
         table = _section(report, "metrics")
         assert re.search(r"cvssl re-ranked: csls:k=10</th>.*?\+0\.12s re-rank", table, re.S)
 

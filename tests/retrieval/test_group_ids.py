@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from colorvariants.cli.main import main
 from colorvariants.errors import EmbeddingError
-from colorvariants.retrieval.dedup import find_groups
 from colorvariants.retrieval.group_ids import carry_group_ids, read_previous
 from colorvariants.retrieval.store import EmbeddingSet
 

@@ -134,7 +134,7 @@ def test_user_errors_are_one_line_messages(saved_sets: tuple[Path, Path, Embeddi
 
 def test_dedup_operating_point_and_rerank(saved_sets: tuple[Path, Path, EmbeddingSet], tmp_path: Path,
                                           capsys: pytest.CaptureFixture[str]) -> None:
-    e, _, es = saved_sets
+    e, _, _ = saved_sets
     argv = ["dedup", "--embeddings", str(e), "--out", str(tmp_path / "g.csv"), "--best-f1", "--rerank", "csls",
             "--method", "average", "--summary", str(tmp_path / "s.json")]
     assert main(argv) == 0
@@ -150,7 +150,7 @@ def test_dedup_operating_point_and_rerank(saved_sets: tuple[Path, Path, Embeddin
 def test_dedup_unreachable_target_says_what_it_can_reach(saved_sets: tuple[Path, Path, EmbeddingSet],
                                                          tmp_path: Path, capsys: pytest.CaptureFixture[str]
                                                          ) -> None:
-    e, _, es = saved_sets
+    e, _, _ = saved_sets
     argv = ["dedup", "--embeddings", str(e), "--out", str(tmp_path / "g.csv"), "--target-recall", "1.0",
             "--k", "2"]
     assert main(argv) == 2
