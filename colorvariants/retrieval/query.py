@@ -36,17 +36,17 @@ class VariantFinder:
                  embeddings: str | Path | None = None, candidates: int = 100) -> None:
         """``rerank`` (a re-ranker spec) needs ``embeddings``, the set the index was built from: its kNN graph is
         searched once here through the index (one query per catalog image)."""
+        self.reranker = make_reranker(rerank)  # a bad spec or a missing --embeddings fails before any load
+        if self.reranker is not None and embeddings is None:
+            raise EmbeddingError("re-ranking a query needs the catalog's kNN graph. Fix: pass --embeddings, "
+                                 "the embedding set the index was built from.")
         self.model = load_model(ckpt)
         self.size = int(self.model.config.image_size)
         probe = self.model.embed(torch.zeros(1, 3, self.size, self.size, dtype=torch.uint8))
         self.index = load_index(index_dir, expected_dim=int(probe.shape[1]))
-        self.reranker = make_reranker(rerank)
         self.candidates = candidates
         self.db: Database | None = None
-        if self.reranker is not None:
-            if embeddings is None:
-                raise EmbeddingError("re-ranking a query needs the catalog's kNN graph. Fix: pass --embeddings, "
-                                     "the embedding set the index was built from.")
+        if self.reranker is not None and embeddings is not None:
             es = EmbeddingSet.load(embeddings)
             if es.count != self.index.count:
                 raise EmbeddingError(f"{embeddings}: {es.count} vectors but the index holds {self.index.count}. "

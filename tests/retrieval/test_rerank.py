@@ -140,3 +140,26 @@ def test_evaluate_csls_equals_dense(clustered_set: Factory) -> None:
     has_variant = np.array([(style == style[i]).sum() > (product == product[i]).sum() for i in range(es.count)])
     want = float((style[best] == style)[has_variant].mean())
     assert got["recall@1"] == pytest.approx(want)
+
+
+@pytest.mark.parametrize("spec", ["csls", "dba", "qe", "kreciprocal:k1=10,k2=3"])
+def test_an_outside_copy_of_a_catalog_image_finds_it_first(clustered_set: Factory, spec: str) -> None:
+    # What `query --rerank` does: new images searched in the index, re-ranked on the catalog's graph.
+    es = clustered_set(n_styles=20, style_noise=0.6, image_noise=0.4)
+    x = es.unit_vectors()
+    db = Database(x, knn_graph(x, 20))
+    sims = x[:5] @ x.T
+    rows = np.argsort(-sims, axis=1, kind="stable")[:, :20]
+    q = Candidates(x[:5], type(db.graph)(rows, np.take_along_axis(sims, rows, 1)), np.full(5, -1))
+    ranked = rerank(make_reranker(spec), db, q)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(ranked.rows[:, 0], np.arange(5))
+
+
+def test_query_rerank_needs_the_embeddings() -> None:
+    from colorvariants.errors import EmbeddingError
+    from colorvariants.retrieval.query import VariantFinder
+
+    with pytest.raises(EmbeddingError, match="--embeddings"):  # before the model or the index is read
+        VariantFinder("missing/model.pt", "missing/index", rerank="csls")
+    with pytest.raises(ValueError, match="choose from"):
+        VariantFinder("missing/model.pt", "missing/index", rerank="nope")

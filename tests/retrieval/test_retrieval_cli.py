@@ -181,3 +181,12 @@ def test_dedup_given_threshold_stays_cosine(saved_sets: tuple[Path, Path, Embedd
     e, _, _ = saved_sets
     assert main(["dedup", "--embeddings", str(e), "--out", str(tmp_path / "g.csv"), "--threshold", "0.99"]) == 0
     assert "rerank: none" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["dedup", "evaluate"])
+def test_unknown_rerank_is_a_usage_error(saved_sets: tuple[Path, Path, EmbeddingSet], tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str], command: str) -> None:
+    e, _, _ = saved_sets
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--embeddings", str(e), "--out", str(tmp_path / "x.json"), "--rerank", "csls:q=1"])
+    assert exit_.value.code == 2 and "no setting 'q'" in capsys.readouterr().err

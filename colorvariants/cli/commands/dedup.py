@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from colorvariants.cli.registry import register
+from colorvariants.cli.rerank_arg import rerank_spec
 
 # Kept literal so --help needs no faiss import; tests check they match the registries and the defaults.
 LINKAGE_CHOICES = ("components", "average", "complete")
@@ -31,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     how.add_argument("--target-recall", type=float, default=None,
                      help="instead: the most precision that groups this share of the variant pairs")
     how.add_argument("--best-f1", action="store_true", help="instead: the threshold of the best pair F1")
-    parser.add_argument("--rerank", default=None,
+    parser.add_argument("--rerank", default=None, type=rerank_spec,
                         help="similarity of the edges: none (cosine), csls, kreciprocal, dba, qe, with settings "
                              f"as NAME:key=value,... (default {DEFAULT_RERANK}; cosine when --threshold is given, "
                              "so a threshold keeps its cosine meaning; see BENCHMARKS.md)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from colorvariants.cli.registry import register
+from colorvariants.cli.rerank_arg import rerank_spec
 
 # Mirrors colorvariants.retrieval.protocols.PROTOCOLS (kept literal so --help needs no faiss/torch import).
 PROTOCOL_CHOICES = ("default", "inshop")
@@ -27,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--memory-budget", default=None,
                         help="RAM the gallery may take, e.g. 2GB; a larger set is searched in streamed blocks "
                              "(default: half the available RAM)")
-    parser.add_argument("--rerank", default=None,
+    parser.add_argument("--rerank", default=None, type=rerank_spec,
                         help="re-rank each query's candidates on the set's kNN graph: csls, kreciprocal, dba, qe "
                              "(settings as NAME:key=value,...; default: plain cosine)")
     parser.add_argument("--candidates", type=int, default=100, help="neighbours re-ranked per query")

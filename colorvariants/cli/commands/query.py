@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from colorvariants.cli.registry import register
+from colorvariants.cli.rerank_arg import rerank_spec
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -14,7 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image", type=Path, action="append", required=True, help="query image (repeatable)")
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--out", type=Path, help="also write the results (.csv, .parquet or .json)")
-    p.add_argument("--rerank", default=None,
+    p.add_argument("--rerank", default=None, type=rerank_spec,
                    help="re-rank the candidates on the catalog's kNN graph: csls, kreciprocal, dba, qe (needs "
                         "--embeddings)")
     p.add_argument("--embeddings", type=Path, default=None, help="the embedding set the index was built from")
