@@ -168,7 +168,8 @@ def evaluate_embeddings(
             block, at the cost of one pass over the vectors per query batch.
         rerank: a re-ranker spec (``csls``, ``kreciprocal:k1=15``, ``dba``, ...; ``colorvariants.retrieval.
             rerank``): each query's first ``candidates`` neighbours (at least its protocol depth) are re-scored
-            on the set's exact kNN graph; the rest keep their cosine order below them. None/``none``: cosine.
+            on the set's exact kNN graph (in memory: a flat index and an N x width graph, width = max(depth,
+            ``candidates``); no streaming or GPU); the rest keep their cosine order below them. None: cosine.
         candidates: neighbours re-ranked per query.
 
     Returns:
