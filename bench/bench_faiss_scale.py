@@ -183,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="memory budgets for the auto choice, comma-separated")
     p.add_argument("--target-recall", type=float, default=0.95)
     p.add_argument("--no-dedup", action="store_true")
+    p.add_argument("--dedup-rerank", default="none",
+                   help="similarity dedup groups on: none (cosine, as before) or a re-ranker spec, e.g. csls")
+    p.add_argument("--dedup-method", default="components", help="components, average or complete")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="JSON with every figure (default: print only)")
     args = p.parse_args(argv)
@@ -223,13 +226,15 @@ def main(argv: list[str] | None = None) -> int:
     dedup: dict[str, Any] | None = None
     if not args.no_dedup and first_auto is not None:
         t1 = time.perf_counter()
-        result = ColorVariantGroups(k=10, target_precision=0.9, guard="both").find(es, index=first_auto)
+        result = ColorVariantGroups(k=10, target_precision=0.9, guard="both", rerank=args.dedup_rerank,
+                                    method=args.dedup_method).find(es, index=first_auto)
         wall = time.perf_counter() - t1
         dedup = {"wall_s": round(wall, 1), **result.summary()}
         dist = result.size_distribution
         print(
             f"dedup on {args.n}: {wall:.1f}s (knn {result.timings['knn_s']:.1f}s, grouping "
-            f"{result.timings['group_s']:.1f}s, rows {result.timings['rows_s']:.1f}s, edge tuning "
+            f"{result.timings['group_s']:.1f}s (curve {result.timings.get('curve_s', 0.0):.1f}s), re-rank "
+            f"{result.timings.get('rerank_s', 0.0):.1f}s, rows {result.timings['rows_s']:.1f}s, edge tuning "
             f"{result.timings['edge_tuning_s']:.1f}s: {result.params['edge_tuning']}) via {first_auto.kind}; "
             f"threshold {result.threshold:.4f}; {dist['n_groups']} groups, largest {dist['max_size']}; "
             f"metrics {json.dumps({k: round(v, 4) for k, v in (result.metrics or {}).items()})}",

@@ -137,3 +137,29 @@ def _codes(labels: Any) -> np.ndarray:
     if arr.size == 0:
         return np.zeros(0, dtype=np.int64)
     return np.unique(arr, return_inverse=True)[1].reshape(-1).astype(np.int64)
+
+
+def product_precision_recall(labels_true: Any, labels_pred: Any) -> dict[str, float]:
+    """Product-level precision and recall of grouping (one item per product).
+
+    Recall: share of items whose true label has another item that are grouped with at least one of them.
+    Precision: share of items in a group of >= 2 whose group-mates all carry their label. 1.0 when nothing to
+    count (no item with a variant; no group of two).
+
+    >>> product_precision_recall([0, 0, 1, 1], [0, 0, 0, 1])
+    {'product_precision': 0.0, 'product_recall': 0.5}
+    """
+    t, p = _codes(labels_true), _codes(labels_pred)
+    if t.shape != p.shape:
+        raise ValueError(f"labels_true has {t.size} items, labels_pred {p.size}")
+    if t.size == 0:
+        return {"product_precision": 1.0, "product_recall": 1.0}
+    joint = np.unique(t * (int(p.max()) + 1) + p, return_inverse=True)[1].reshape(-1)
+    same_cell = np.bincount(joint)[joint]           # items sharing label and group (incl. itself)
+    group_size = np.bincount(p)[p]
+    label_size = np.bincount(t)[t]
+    has_variant = label_size >= 2
+    grouped = group_size >= 2
+    recall = float((same_cell[has_variant] >= 2).mean()) if has_variant.any() else 1.0
+    precision = float((same_cell[grouped] == group_size[grouped]).mean()) if grouped.any() else 1.0
+    return {"product_precision": precision, "product_recall": recall}

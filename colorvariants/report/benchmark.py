@@ -30,6 +30,7 @@ from colorvariants.report.catalog_versions import CatalogVersion, background_rem
 from colorvariants.retrieval.dedup import find_groups
 from colorvariants.retrieval.embed import EmbedConfig, embed_catalog
 from colorvariants.retrieval.evaluate import evaluate_embeddings
+from colorvariants.retrieval.operating_point import OperatingTarget
 from colorvariants.retrieval.references import color_histogram, untrained_module
 from colorvariants.retrieval.store import EmbeddingSet
 
@@ -88,6 +89,11 @@ class BenchmarkConfig:
     n_gallery_queries: int = 8
     dedup_k: int = 10
     dedup_precision: float = 0.9
+    dedup_rerank: str = "csls"  # dedup's CLI defaults (colorvariants/cli/commands/dedup.py), chosen on val
+    dedup_method: str = "components"
+    dedup_guard: str = "both"
+    # Re-ranked rows beside each plain one (no re-training): evaluate's metrics with each of these re-rankers.
+    rerankers: tuple[str, ...] = ("csls", "kreciprocal:k1=10,k2=3", "qe:n=3,alpha=3", "dba:n=1")
     progress_bar: bool = True
     # Background removers (BACKGROUND_REMOVERS names): each adds a "<row>+bg-<name>" twin of every row.
     preprocess: tuple[str, ...] = ()
@@ -237,15 +243,28 @@ class BenchmarkRunner:
         self.neighbors[name] = _sample_neighbors(emb, self.queries)
         row: dict[str, Any] = {k: round(float(metrics[k]), 4) for k in METRIC_KEYS}
         row["n_queries"] = int(metrics["n_queries"])
+        row["reranked"] = {}
+        for spec in self.cfg.rerankers:
+            m = evaluate_embeddings(emb, rerank=spec)
+            row["reranked"][spec] = {**{k: round(float(m[k]), 4) for k in METRIC_KEYS},
+                                     "rerank": m["rerank"], "rerank_s": m["rerank_s"]}
+        grouping = {"k": self.cfg.dedup_k, "rerank": self.cfg.dedup_rerank, "method": self.cfg.dedup_method,
+                    "guard": self.cfg.dedup_guard}
         try:
-            groups = find_groups(emb, k=self.cfg.dedup_k, target_precision=self.cfg.dedup_precision)
+            groups = find_groups(emb, target_precision=self.cfg.dedup_precision, **grouping)  # type: ignore[arg-type]
         except EmbeddingError as exc:  # e.g. a colour histogram never reaches the target precision
             row["grouping"] = {"error": str(exc)}
+            try:  # the curve still shows what the embeddings can reach
+                best = find_groups(emb, target=OperatingTarget(best_f1=True), **grouping)  # type: ignore[arg-type]
+                row["grouping"]["curve"] = best.curve.as_dict() if best.curve else None
+            except EmbeddingError:
+                pass
             return row
         groups.save(self.out / "groups" / f"{name}.csv")
         row["grouping"] = {k: round(float(v), 4) for k, v in (groups.metrics or {}).items()}
         row["grouping"]["threshold"] = round(float(groups.threshold), 4)
         row["grouping"]["groups"] = groups.n_groups
+        row["grouping"]["curve"] = groups.curve.as_dict() if groups.curve else None
         return row
 
     # -- the whole run ------------------------------------------------------------------------------------

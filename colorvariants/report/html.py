@@ -28,7 +28,15 @@ import pandas as pd
 from colorvariants.io import write_text
 from colorvariants.report.images import Thumbnails
 from colorvariants.report.results import ORIGINAL, RECALL_KS, BenchmarkResults, EpochCurves
-from colorvariants.report.svg import PALETTE, REFERENCE_COLORS, Series, bar_chart, line_chart, nice_ticks
+from colorvariants.report.svg import (
+    PALETTE,
+    REFERENCE_COLORS,
+    Series,
+    bar_chart,
+    grouping_curve_chart,
+    line_chart,
+    nice_ticks,
+)
 
 REPORT_FILE = "report.html"
 GALLERY_QUERIES = 8  # enough to see patterns, few enough to scan in a minute
@@ -215,6 +223,7 @@ class _Page:
             detail = f'<div class="small">{html.escape(str(about))}</div>' if about else ""
             rows.append(f'<tr class="{"ref" if ref else "trained"}"><th scope="row">{self.swatch(name)}'
                         f'{html.escape(name)}{star}{tag}{detail}</th>{"".join(cells)}</tr>')
+            rows.extend(self._reranked_rows(name, show_preprocess))
         head = "<th>preprocess</th>" if show_preprocess else ""
         head += "".join(f"<th>{label}</th>" for _, label in TABLE_METRICS)
         return (
@@ -226,6 +235,25 @@ class _Page:
             '<th>images/s</th><th title="which budget ended training: epochs or time">stopped by</th></tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table>"
         )
+
+    def _reranked_rows(self, name: str, show_preprocess: bool) -> list[str]:
+        """A row per re-ranker under a method's plain row: the same embeddings, re-ranked on their kNN graph."""
+        reranked = self.r.methods[name].get("reranked")
+        if not isinstance(reranked, dict):
+            return []
+        out = []
+        for spec, m in reranked.items():
+            if not isinstance(m, dict):
+                continue
+            cells = [_td_text("")] if show_preprocess else []
+            for key, _ in TABLE_METRICS:
+                v = m.get(key)
+                cells.append(_td(_pct(float(v)) if isinstance(v, (int, float)) else "–"))
+            cost = m.get("rerank_s")
+            cells += [_td("–"), _td(f"+{cost:.2f}s re-rank" if isinstance(cost, (int, float)) else "–"), _td("–")]
+            out.append(f'<tr class="reranked"><th scope="row" class="small">&nbsp;&nbsp;↳ {html.escape(name)} '
+                       f're-ranked: {html.escape(str(spec))}</th>{"".join(cells)}</tr>')
+        return out
 
     # -- original vs background removed -------------------------------------------------------------------
     def preprocess_section(self) -> str:
@@ -361,7 +389,7 @@ class _Page:
             if frame is None:
                 if name in failed:
                     blocks.append(f'<div class="gblock">{title}<p class="note">no groups exported: '
-                                  f"{html.escape(failed[name])}</p></div>")
+                                  f"{html.escape(failed[name])}</p>{self._curve(name)}</div>")
                 continue
             if "group_id" not in frame.columns or "image_path" not in frame.columns or frame.empty:
                 continue
@@ -389,8 +417,26 @@ class _Page:
         shown = rank.sort_values(["products", "images"], ascending=False, kind="stable").index[:per_method]
         strips = "".join(self._group_strip(frame, g) for g in shown)
         quality = _grouping_quality(self.r.methods[name].get("grouping"))
+        quality += self._curve(name)
         return (f'<div class="small">{stats}</div>{quality}'
                 f'{strips or "<p class=note>every image is its own group.</p>"}')
+
+    def _curve(self, name: str) -> str:
+        """The grouping's precision-recall curve over thresholds with the chosen point, and what targets cost."""
+        grouping = self.r.methods[name].get("grouping")
+        curve = grouping.get("curve") if isinstance(grouping, dict) else None
+        if not isinstance(curve, dict) or not curve.get("points"):
+            return ""
+        reach = curve.get("recall_at_precision") or {}
+        costs = " · ".join(f"precision {lv}: {('recall ' + _pct(float(v))) if isinstance(v, (int, float)) else 'out of reach'}"
+                           for lv, v in reach.items())
+        chosen = curve.get("chosen")
+        if isinstance(chosen, int) and 0 <= chosen < len(curve["points"]):
+            p = curve["points"][chosen]
+            costs += (f" · chosen ({html.escape(str(curve.get('criterion', '')))}): threshold {p['threshold']:.3f}, "
+                      f"precision {_pct(p['pair_precision'])}, recall {_pct(p['pair_recall'])}")
+        return (f'<div class="small">grouping trade-off ({html.escape(str(curve.get("method", "")))}): {costs}</div>'
+                f'<div class="chart">{grouping_curve_chart(curve, self.colors[name])}</div>')
 
     def _group_strip(self, frame: pd.DataFrame, group_id: Any) -> str:
         members = frame[frame["group_id"] == group_id]

@@ -14,6 +14,7 @@ import html
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 # Tableau 10 without its red and green: those two mean "miss" and "hit" everywhere else in the report.
 PALETTE: tuple[str, ...] = ("#4e79a7", "#f28e2b", "#b07aa1", "#76b7b2", "#edc948", "#9c755f", "#ff9da7",
@@ -230,3 +231,18 @@ def bar_chart(
                            color="#222", weight="600"))
     parts.append("</svg>")
     return "".join(parts)
+
+
+def grouping_curve_chart(curve: dict[str, Any], color: str, *, width: int = 520, height: int = 260) -> str:
+    """Pair precision over pair recall of grouping at each threshold (``GroupingCurve.as_dict()``), the chosen
+    operating point as its own marker; recall on a log axis, where the high-precision points lie."""
+    points = [p for p in curve.get("points", []) if p.get("pair_recall", 0) > 0]
+    series = [Series("thresholds", [p["pair_recall"] for p in points], [p["pair_precision"] for p in points], color)]
+    chosen = curve.get("chosen")
+    if isinstance(chosen, int) and 0 <= chosen < len(curve.get("points", [])):
+        p = curve["points"][chosen]
+        series.append(Series("chosen point", [p["pair_recall"]], [p["pair_precision"]], "#d62728"))
+    ticks = [t for t in (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+             if points and min(s.x[0] for s in series if s.x) / 3 <= t <= 1.0]
+    return line_chart(series, width=width, height=height, x_label="pair recall (share of variant pairs grouped)",
+                      y_label="pair precision", x_log=True, x_ticks=ticks or None, y_min=0.0, y_max=1.0)

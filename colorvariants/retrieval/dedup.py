@@ -7,12 +7,19 @@ Pipeline (shared/docs/protocol.md, "Grouping"):
    ``nprobe``/``efSearch`` was tuned for recall@10 against exact search, which on spread-out data hinges on
    far, nearly tied neighbours that grouping never keeps; so the knob is re-tuned here on a sample for the
    edges that matter: exact neighbours above the (estimated) threshold must be found with ``edge_recall``.
-2. Threshold: keep edges with similarity >= T. T is given, or calibrated on labelled styles: among kNN pairs
-   of two different products whose styles are both known, the lowest T whose pairwise precision (share of
-   kept pairs that are the same style) is >= the target.
+1b. Similarity: cosine, or a re-ranked similarity computed on the same graph (``rerank``: CSLS, k-reciprocal,
+   QE, DBA; ``colorvariants.retrieval.rerank``). With a re-ranker the edge re-tuning is skipped (the index
+   keeps its own tuned knob).
+2. Threshold: keep edges with similarity >= T. T is given, or chosen on the grouping's precision-recall curve
+   over labelled styles (``operating_point``): every candidate T groups the whole set (method, guards, product
+   merge) and is measured on the labelled products; the point is the most recall at the target pair precision
+   (or the most precision at a target recall, or the best F1). The curve is kept in the result.
+   ``method`` turns the edges into merges: ``components`` (single linkage), ``average``/``complete`` linkage
+   over the kNN edges (``colorvariants.retrieval.linkage``).
 3. Chaining guard: ``mutual`` keeps an edge only if each end is among the other's k nearest neighbours (hubs
    stop linking everything); ``diameter`` splits any group holding two members less similar than the diameter
-   similarity (complete linkage cut at that similarity); ``both`` applies the two.
+   similarity (complete linkage cut at that similarity); ``both`` applies the two. The diameter is a cosine, so
+   with a re-ranked similarity it applies only when ``diameter`` is given.
 4. Connected components of what is left; images of one product always share a group (a product is one
    colour of one design by definition), so groups holding the same product are joined afterwards.
 5. Rows: one per image with ``group_id``, ``group_size`` (images), ``group_products``, ``product_id``,
@@ -20,7 +27,7 @@ Pipeline (shared/docs/protocol.md, "Grouping"):
    others), ``is_medoid``.
 
 Cost at 1M images: one batched kNN search (the index's QPS), O(N·k) edges, and small per-group matrix products
-bucketed by group size; nothing is O(N^2).
+bucketed by group size, once per threshold of the curve (12 beyond 200k images); nothing is O(N^2).
 
 >>> result = find_groups(EmbeddingSet.load("E"), target_precision=0.9)   # doctest: +SKIP
 >>> result.save("groups.parquet"); result.summary()["metrics"]            # doctest: +SKIP
@@ -37,13 +44,28 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from colorvariants.errors import EmbeddingError, IndexFileError
 from colorvariants.io import atomic_path
-from colorvariants.metrics.grouping import group_size_distribution, grouping_metrics
+from colorvariants.metrics.grouping import group_size_distribution, grouping_metrics, product_precision_recall
 from colorvariants.retrieval.index.base import INDEX_KINDS, exact_knn, iter_unit_batches
+from colorvariants.retrieval.linkage import LINKAGES, components
+from colorvariants.retrieval.operating_point import (
+    CurvePoint,
+    GroupingCurve,
+    OperatingTarget,
+    curve_thresholds,
+)
+from colorvariants.retrieval.rerank import (
+    NO_RERANK,
+    Database,
+    Reranker,
+    catalog_candidates,
+    make_reranker,
+    rerank,
+)
+from colorvariants.retrieval.rerank.graph import knn_graph
+from colorvariants.retrieval.rerank.graph import without_self as _without_self
 from colorvariants.retrieval.store import EmbeddingSet
 
 if TYPE_CHECKING:
@@ -141,6 +163,7 @@ class GroupResult:
     metrics: dict[str, float] | None
     size_distribution: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
+    curve: GroupingCurve | None = None
 
     @property
     def n_groups(self) -> int:
@@ -155,6 +178,7 @@ class GroupResult:
             "metrics": self.metrics,
             "size_distribution": self.size_distribution,
             "timings": self.timings,
+            "curve": self.curve.as_dict() if self.curve else None,
         }
 
     def save(self, path: str | Path) -> Path:
@@ -203,6 +227,15 @@ class ColorVariantGroups:
             find; the index's search knob is set to the cheapest value reaching it (at most the index's own
             tuned value) for this run only.
         tune_sample: queries in that sample.
+        rerank: similarity the edges carry: None/``none`` = cosine, or a re-ranker spec (``csls``,
+            ``kreciprocal``, ``dba``, ``qe``; ``colorvariants.retrieval.rerank``) computed on the kNN graph.
+        method: ``components`` (threshold + guards), ``average`` or ``complete`` linkage on the kNN graph
+            (``colorvariants.retrieval.linkage``).
+        target: how the threshold is chosen on the grouping's precision-recall curve when none is given
+            (default: ``OperatingTarget(precision=target_precision)``).
+        curve: also measure the curve when a threshold is given (needs style labels).
+        curve_points: thresholds on the curve; None = by size (every cut re-groups the whole set, with guards):
+            200 up to 50k images, 40 up to 200k, 12 beyond (each cut at 1M costs seconds).
     """
 
     k: int = 10
@@ -217,10 +250,18 @@ class ColorVariantGroups:
     batch_rows: int = 16_384
     edge_recall: float = 0.99
     tune_sample: int = 2000
+    rerank: str | None = None
+    method: str = "components"
+    target: OperatingTarget | None = None
+    curve: bool = True
+    curve_points: int | None = None
 
     def __post_init__(self) -> None:
         if self.guard not in GUARDS:
             raise ValueError(f"guard must be one of {sorted(GUARDS)}; got {self.guard!r}")
+        if self.method not in LINKAGES:
+            raise ValueError(f"method must be one of {sorted(LINKAGES)}; got {self.method!r}")
+        make_reranker(self.rerank)  # an unknown name fails here, before any search
         if self.k < 1:
             raise ValueError(f"k must be >= 1; got {self.k}")
         if not 0.0 < self.target_precision <= 1.0:
@@ -261,38 +302,66 @@ class ColorVariantGroups:
             _check_index_matches(index, es)
         t1 = time.perf_counter()
         kind = INDEX_KINDS[index.kind]
-        edge_tuning = self._tune_for_edges(index, vectors, style, product, n)
+        reranker = make_reranker(self.rerank)
+        edge_tuning = self._tune_for_edges(index, vectors, style, product, n) if reranker is None else {}
         timings["edge_tuning_s"] = time.perf_counter() - t1
         t1 = time.perf_counter()
+        width = max(self.k, reranker.graph_k if reranker else 0)
         try:
-            src, dst, sim = self._knn_edges(index, vectors, n)
+            graph = knn_graph(vectors, width, search=lambda q, d: index.search(q, d, normalized=True,
+                                                                               batch_rows=self.batch_rows),
+                              batch_rows=self.batch_rows)
         finally:  # the bundle keeps its own tuned parameters for whoever searches it next
             kind.apply_search_params(index.index, index.search_params)
         timings["knn_s"] = time.perf_counter() - t1
+        t1 = time.perf_counter()
+        cosine = graph.head(self.k)
+        ranked = cosine
+        if reranker is not None:
+            db = Database(vectors, graph)
+            ranked = rerank(reranker, db, catalog_candidates(db, self.k))
+        timings["rerank_s"] = time.perf_counter() - t1
 
         t2 = time.perf_counter()
-        calibration = None
+        mutual, split_wide = GUARDS[self.guard]
+        src, dst, sim = ranked.edges()
+        if mutual:
+            keep = _mutual(src, dst, n)
+            src, dst, sim = src[keep], dst[keep], sim[keep]
+        merges = LINKAGES[self.method].merges(src, dst, sim, n)
+        # The diameter guard is a cosine check: with a re-ranked similarity it needs its own --diameter.
+        split_wide = split_wide and (reranker is None or self.diameter is not None)
+        cos_edges = cosine.edges()
+        measure = _Measure(style, product) if style is not None else None
+
+        def groups_at(t: float) -> np.ndarray:
+            group = merges.cut(t)
+            if split_wide:
+                group = self._split_wide(group, vectors, *cos_edges,
+                                         float(t if self.diameter is None else self.diameter))
+            return _merge_by(group, product) if self.merge_products else group
+
+        curve = None
         threshold = self.threshold
+        if measure is not None and (threshold is None or self.curve):
+            t3 = time.perf_counter()
+            curve = measure.curve(self._method_name(reranker), groups_at,
+                                  curve_thresholds(merges.height, self.curve_points or _curve_points(n)))
+            timings["curve_s"] = time.perf_counter() - t3
+        calibration = None
         if threshold is None:
-            if style is None:
+            if measure is None or curve is None:
                 raise EmbeddingError(
                     "no threshold given and no style labels to calibrate one on. Fix: pass --threshold T, or "
                     "include style_id for some styles (e.g. a labelled validation sample)."
                 )
-            calibration = _calibrate(src, dst, sim, style, product, n, self.target_precision)
-            threshold = calibration.threshold
-        mutual, split_wide = GUARDS[self.guard]
-        keep = sim >= threshold
-        src, dst, sim = src[keep], dst[keep], sim[keep]
-        if mutual:
-            keep = _mutual(src, dst, n)
-            src, dst, sim = src[keep], dst[keep], sim[keep]
-        group = _components(src, dst, n)
-        diameter = float(threshold if self.diameter is None else self.diameter)
-        if split_wide:
-            group = self._split_wide(group, vectors, src, dst, sim, diameter)
-        if self.merge_products:
-            group = _merge_by(group, product)
+            target = self.target or OperatingTarget(precision=self.target_precision)
+            curve.chosen = target.choose(curve)
+            curve.criterion = target.describe()
+            point = curve.points[curve.chosen]
+            threshold = point.threshold
+            calibration = measure.calibration(point, target)
+        group = groups_at(float(threshold))
         group = pd.factorize(group)[0].astype(np.int64)  # ids in order of first appearance
         timings["group_s"] = time.perf_counter() - t2
 
@@ -300,22 +369,16 @@ class ColorVariantGroups:
         sim_to_medoid, is_medoid = _medoid_similarity(group, vectors, self.max_exact_group)
         frame = _rows_frame(es.ids, group, product, sim_to_medoid, is_medoid)
         per_product = pd.DataFrame({"product": product, "group": group}).drop_duplicates("product")
-        metrics = None
-        if style is not None:
-            labelled = style >= 0
-            prod_style = pd.DataFrame({"product": product[labelled], "style": style[labelled]})
-            prod_style = prod_style.drop_duplicates("product")
-            joined = prod_style.merge(per_product, on="product")
-            if len(joined):
-                metrics = grouping_metrics(joined["style"].to_numpy(), joined["group"].to_numpy())
-                metrics["n_products_labelled"] = int(len(joined))
+        metrics = measure.metrics(group) if measure is not None else None
         timings["rows_s"] = time.perf_counter() - t3
         timings["total_s"] = time.perf_counter() - t0
+        diameter = float(threshold if self.diameter is None else self.diameter)
         params = {
             "k": self.k, "guard": self.guard, "diameter": diameter if split_wide else None,
             "merge_products": self.merge_products, "index_kind": index.kind,
             "index_search_params": index.search_params, "edge_tuning": edge_tuning, "n_images": n,
-            "n_products": int(per_product.shape[0]),
+            "n_products": int(per_product.shape[0]), "method": self.method,
+            "rerank": reranker.spec() if reranker else NO_RERANK,
         }
         return GroupResult(
             frame=frame,
@@ -325,7 +388,11 @@ class ColorVariantGroups:
             metrics=metrics,
             size_distribution=group_size_distribution(per_product["group"].to_numpy()),
             timings={k: round(v, 3) for k, v in timings.items()},
+            curve=curve,
         )
+
+    def _method_name(self, reranker: Reranker | None) -> str:
+        return f"{self.method}+{self.guard}" + (f" on {reranker.spec()}" if reranker else " on cosine")
 
     # -- steps --------------------------------------------------------------------------------------------
     def _tune_for_edges(
@@ -348,7 +415,7 @@ class ColorVariantGroups:
         exact_sims, exact_rows = _without_self(exact_sims, exact_rows, rows, k)
         threshold = self.threshold
         if threshold is None:
-            if style is None:
+            if style is None or (self.target is not None and self.target.precision is None):
                 return {}
             src, dst = np.repeat(rows, k), exact_rows.reshape(-1)
             ok = dst >= 0
@@ -380,26 +447,6 @@ class ColorVariantGroups:
             "threshold_estimate": float(threshold),
             "n_sample_edges": int(relevant.sum()),
         }
-
-    def _knn_edges(
-        self, index: IndexBundle, vectors: np.ndarray, n: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Directed kNN edges (self removed) as flat arrays ``src, dst, sim``; missing neighbours dropped."""
-        k = min(self.k, n - 1)
-        if k < 1:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
-        srcs, dsts, sims = [], [], []
-        for start in range(0, n, self.batch_rows):
-            block = vectors[start : start + self.batch_rows]
-            d, i = index.search(block, k + 1, normalized=True, batch_rows=self.batch_rows)
-            rows = np.arange(start, start + block.shape[0])
-            # Drop the query itself; where the index did not return it (ties, approximate search), the last.
-            d, i = _without_self(d, i, rows, k)
-            ok = i >= 0
-            srcs.append(np.broadcast_to(rows[:, None], i.shape)[ok])
-            dsts.append(i[ok])
-            sims.append(d[ok])
-        return np.concatenate(srcs), np.concatenate(dsts), np.concatenate(sims)
 
     def _split_wide(
         self, group: np.ndarray, vectors: np.ndarray, src: np.ndarray, dst: np.ndarray, sim: np.ndarray,
@@ -439,7 +486,7 @@ class ColorVariantGroups:
         while True:
             t += 0.01
             keep = s_sim >= t
-            labels = _components(a[keep], b[keep], members.size)
+            labels = components(a[keep], b[keep], members.size)
             if np.bincount(labels).max() <= self.max_exact_group or t > 1.0:
                 break
         if t > 1.0:
@@ -460,11 +507,14 @@ def find_groups(
     diameter: float | None = None,
     merge_products: bool = True,
     edge_recall: float = 0.99,
+    rerank: str | None = None,
+    method: str = "components",
+    target: OperatingTarget | None = None,
 ) -> GroupResult:
     """Colour-variant groups of an embedding set (see ``ColorVariantGroups`` for every argument)."""
     cfg = ColorVariantGroups(
         k=k, threshold=threshold, target_precision=target_precision, guard=guard, diameter=diameter,
-        merge_products=merge_products, edge_recall=edge_recall,
+        merge_products=merge_products, edge_recall=edge_recall, rerank=rerank, method=method, target=target,
     )
     return cfg.find(embedding_set, index=index, labels=labels)
 
@@ -509,6 +559,57 @@ def _check_index_matches(index: IndexBundle, es: EmbeddingSet) -> None:
             )
 
 
+def _curve_points(n: int) -> int:
+    return 200 if n <= 50_000 else 40 if n <= 200_000 else 12
+
+
+class _Measure:
+    """Grouping measured on the labelled products: pair and product precision/recall, the curve, the point."""
+
+    def __init__(self, style: np.ndarray, product: np.ndarray) -> None:
+        labelled = style >= 0
+        first = pd.DataFrame({"product": product[labelled], "row": np.flatnonzero(labelled)})
+        first = first.drop_duplicates("product")
+        self.rows = first["row"].to_numpy()  # one labelled row per product
+        self.style = style[self.rows]
+        counts = np.bincount(self.style) if self.style.size else np.zeros(0, np.int64)
+        self.n_pairs = int((counts * (counts - 1) // 2).sum())
+        self.n_labelled_pairs = int(self.rows.size * (self.rows.size - 1) // 2)
+
+    def metrics(self, group: np.ndarray) -> dict[str, float] | None:
+        if self.rows.size == 0:
+            return None
+        out = grouping_metrics(self.style, group[self.rows])
+        out.update(product_precision_recall(self.style, group[self.rows]))
+        out["n_products_labelled"] = int(self.rows.size)
+        return out
+
+    def curve(self, name: str, groups_at: Any, thresholds: np.ndarray) -> GroupingCurve:
+        points = []
+        for t in thresholds:
+            group = groups_at(float(t))
+            m = self.metrics(group) or {}
+            points.append(CurvePoint(
+                threshold=float(t), pair_precision=m.get("pairwise_precision", 1.0),
+                pair_recall=m.get("pairwise_recall", 0.0), pair_f1=m.get("pairwise_f1", 0.0),
+                product_precision=m.get("product_precision", 1.0), product_recall=m.get("product_recall", 0.0),
+                n_groups=int(np.unique(group).size),
+            ))
+        return GroupingCurve(name, points, extra={"n_positive_pairs": self.n_pairs,
+                                                  "n_products_labelled": int(self.rows.size)})
+
+    def calibration(self, point: CurvePoint, target: OperatingTarget) -> Calibration:
+        return Calibration(
+            threshold=point.threshold,
+            target_precision=float(target.precision) if target.precision is not None else float("nan"),
+            precision=point.pair_precision,
+            recall=point.pair_recall,
+            n_labelled_pairs=self.n_labelled_pairs,
+            n_positive_pairs=self.n_pairs,
+            n_pairs_kept=int(round(point.pair_recall * self.n_pairs / max(point.pair_precision, 1e-12))),
+        )
+
+
 def _calibrate(
     src: np.ndarray, dst: np.ndarray, sim: np.ndarray, style: np.ndarray, product: np.ndarray, n: int,
     target: float,
@@ -529,15 +630,6 @@ def _offset_batches(vectors: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
         offset += block.shape[0]
 
 
-def _without_self(
-    sims: np.ndarray, rows: np.ndarray, query_rows: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Drop each query's own row from its k + 1 neighbours (the last one where it is absent)."""
-    is_self = rows == query_rows[:, None]
-    is_self[~is_self.any(axis=1), -1] = True
-    return sims[~is_self].reshape(-1, k), rows[~is_self].reshape(-1, k)
-
-
 def _mutual(src: np.ndarray, dst: np.ndarray, n: int) -> np.ndarray:
     """Mask of edges whose reverse edge is also present."""
     forward = src * n + dst
@@ -545,17 +637,12 @@ def _mutual(src: np.ndarray, dst: np.ndarray, n: int) -> np.ndarray:
     return np.isin(backward, forward)
 
 
-def _components(src: np.ndarray, dst: np.ndarray, n: int) -> np.ndarray:
-    graph = coo_matrix((np.ones(src.size, dtype=np.int8), (src, dst)), shape=(n, n)).tocsr()
-    return connected_components(graph, directed=False)[1].astype(np.int64)
-
-
 def _merge_by(group: np.ndarray, key: np.ndarray) -> np.ndarray:
     """Join groups that share a value of ``key`` (e.g. images of one product split apart)."""
     n_groups = int(group.max()) + 1
     # Bipartite graph groups <-> keys; its components are the merged groups.
     n_keys = int(key.max()) + 1
-    labels = _components(group, n_groups + key, n_groups + n_keys)
+    labels = components(group, n_groups + key, n_groups + n_keys)
     return labels[group]
 
 

@@ -149,6 +149,8 @@ def evaluate_embeddings(
     max_result_entries: int = 1 << 24,
     use_gpu: bool | None = None,
     memory_budget: int | str | None = None,
+    rerank: str | None = None,
+    candidates: int = 100,
 ) -> dict[str, Any]:
     """Retrieval metrics of the protocol by exact search: recall@k, mAP@R and the counts behind them.
 
@@ -164,6 +166,11 @@ def evaluate_embeddings(
             RAM. A larger gallery is not copied into an index: each query batch streams over the (memory-mapped)
             vectors block by block and merges the blocks' top-k in a heap, so RAM holds one block and one result
             block, at the cost of one pass over the vectors per query batch.
+        rerank: a re-ranker spec (``csls``, ``kreciprocal:k1=15``, ``dba``, ...; ``colorvariants.retrieval.
+            rerank``): each query's first ``candidates`` neighbours (at least its protocol depth) are re-scored
+            on the set's exact kNN graph (in memory: a flat index and an N x width graph, width = max(depth,
+            ``candidates``); no streaming or GPU); the rest keep their cosine order below them. None: cosine.
+        candidates: neighbours re-ranked per query.
 
     Returns:
         ``recall@k`` for each k, ``map@r``, ``n_queries``, ``n_gallery`` (images in the evaluated set; each
@@ -203,6 +210,14 @@ def evaluate_embeddings(
     r_counts = style_size[labels.style[queries]] - product_size[labels.product[queries]]
     depth = np.minimum(n, np.maximum(max_k, r_counts) + product_size[labels.product[queries]])
 
+    from colorvariants.retrieval.rerank import make_reranker
+
+    reranker = make_reranker(rerank)
+    if reranker is not None:
+        out = _reranked_scores(es, reranker, queries, depth, r_counts, labels, max_k, candidates)
+        return _summarise(out[0], out[1], ks, queries, n, labels, split) | {
+            "rerank": reranker.spec(), "rerank_s": round(out[2], 3)}
+
     gpu = gpu_count() > 0 if use_gpu is None else bool(use_gpu and gpu_count() > 0)
     budget = parse_memory(memory_budget) if memory_budget is not None else default_memory_budget()
     stream = 4 * n * es.dim > budget
@@ -237,6 +252,11 @@ def evaluate_embeddings(
         first_hit[sel], ap[sel] = _score_batch(nbr, q_rows, r_counts[sel], labels, max_k)
         start = stop
 
+    return _summarise(first_hit, ap, ks, queries, n, labels, split)
+
+
+def _summarise(first_hit: np.ndarray, ap: np.ndarray, ks: tuple[int, ...], queries: np.ndarray, n: int,
+               labels: ProtocolLabels, split: str | None) -> dict[str, Any]:
     out: dict[str, Any] = {f"recall@{k}": float(np.mean(first_hit < k)) for k in ks}
     out["map@r"] = float(ap.mean())
     out.update(
@@ -250,6 +270,34 @@ def evaluate_embeddings(
         split=split,
     )
     return out
+
+
+def _reranked_scores(
+    es: EmbeddingSet, reranker: Any, queries: np.ndarray, depth: np.ndarray, r_counts: np.ndarray,
+    labels: ProtocolLabels, max_k: int, candidates: int,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """First-hit rank and AP@R of every query after re-ranking its candidates on the exact kNN graph.
+
+    The graph is as wide as the deepest query needs (and the re-ranker reads): O(N x width), never N x N.
+    """
+    import time
+
+    from colorvariants.retrieval.rerank import Candidates, Database, knn_graph
+    from colorvariants.retrieval.rerank import rerank as apply_rerank
+
+    n = es.count
+    vectors = es.unit_vectors()
+    width = min(n - 1, max(int(depth.max()), candidates, reranker.graph_k))
+    graph = knn_graph(vectors, width)
+    t0 = time.perf_counter()
+    head = min(width, max(candidates, 1))
+    q_graph = graph.head(head)
+    q_graph = type(graph)(q_graph.rows[queries], q_graph.sims[queries])
+    ranked = apply_rerank(reranker, Database(vectors, graph), Candidates(vectors[queries], q_graph, queries))
+    nbr = np.concatenate([ranked.rows, graph.rows[queries, head:]], axis=1)
+    seconds = time.perf_counter() - t0
+    first, ap = _score_batch(nbr, queries, r_counts, labels, max_k)
+    return first, ap, seconds
 
 
 def _offset_blocks(vectors: np.ndarray, normalized: bool) -> Iterator[tuple[int, np.ndarray]]:

@@ -41,6 +41,8 @@ class ProtocolOptions:
         batch_size: queries per exact-search call.
         memory_budget: RAM the gallery may take (bytes or text like ``"2GB"``); past it the search streams
             (default protocol only; ``None``: half the available RAM).
+        rerank: re-ranker spec applied to each query's first ``candidates`` neighbours (default protocol only;
+            ``colorvariants.retrieval.rerank``).
     """
 
     split: str | None = None
@@ -48,6 +50,8 @@ class ProtocolOptions:
     ks: tuple[int, ...] = DEFAULT_KS
     batch_size: int = 1024
     memory_budget: int | str | None = None
+    rerank: str | None = None
+    candidates: int = 100
 
 
 @dataclass(frozen=True)
@@ -78,12 +82,14 @@ def _recalls(metrics: dict[str, Any], ks: tuple[int, ...]) -> str:
 # -- default: the colour-variant protocol ----------------------------------------------------------------------
 def _default(es: EmbeddingSet, opts: ProtocolOptions) -> dict[str, Any]:
     return evaluate_embeddings(es, split=opts.split, manifest=opts.manifest, ks=opts.ks,
-                               batch_size=opts.batch_size, memory_budget=opts.memory_budget)
+                               batch_size=opts.batch_size, memory_budget=opts.memory_budget,
+                               rerank=opts.rerank, candidates=opts.candidates)
 
 
 def _default_summary(m: dict[str, Any], ks: tuple[int, ...]) -> str:
+    rerank = f", re-ranked by {m['rerank']} in {m['rerank_s']:.2f}s" if m.get("rerank") else ""
     return (f"{_recalls(m, ks)}, mAP@R={m['map@r']:.4f} ({m['n_queries']} queries, {m['n_gallery']} images, "
-            f"{m['n_styles_single_product']} single-product styles not queried)")
+            f"{m['n_styles_single_product']} single-product styles not queried{rerank})")
 
 
 # -- inshop: DeepFashion In-shop's query/gallery split ------------------------------------------------------------

@@ -93,3 +93,14 @@ def test_grouping_metrics_keys() -> None:
     m = grouping_metrics([0, 0, 1, 1], [0, 0, 1, 2])
     assert set(m) == {"pairwise_precision", "pairwise_recall", "pairwise_f1", "ari"}
     assert m["pairwise_precision"] == 1.0 and m["pairwise_recall"] == 0.5
+
+
+def test_product_precision_recall() -> None:
+    from colorvariants.metrics.grouping import product_precision_recall
+
+    # styles a a a b b c; groups {0,1} pure, {3,4,5} mixes b with c, product 2 alone
+    got = product_precision_recall(["a", "a", "a", "b", "b", "c"], [0, 0, 1, 2, 2, 2])
+    # recall: a-products 0,1 found a variant, 2 did not; b-products 3,4 did; c has no variant -> 4/5
+    # precision: grouped products 0,1,3,4,5; 0,1 have only same-style mates; 3,4,5 share a group with c/b -> 2/5
+    assert got == {"product_precision": 0.4, "product_recall": 0.8}
+    assert product_precision_recall([], []) == {"product_precision": 1.0, "product_recall": 1.0}

@@ -71,13 +71,23 @@ def _groups(name: str, ids: pd.DataFrame, style: np.ndarray,
     return None
 
 
+CURVE: dict[str, Any] = {
+    "method": "components+both on cosine", "criterion": "pair precision >= 0.9, most recall", "chosen": 1,
+    "points": [{"threshold": t, "pair_precision": p, "pair_recall": r, "pair_f1": 2 * p * r / (p + r),
+                "product_precision": p, "product_recall": r, "n_groups": 10}
+               for t, p, r in ((0.95, 1.0, 0.01), (0.83, 0.91, 0.4), (0.7, 0.6, 0.7))],
+    "recall_at_precision": {"0.9": 0.4, "0.85": 0.4, "0.7": 0.4, "0.5": 0.7},
+}
+
+
 def _method_row(name: str, i: int, metrics: dict[str, Any]) -> dict[str, Any]:
     trained = name in TRAINED
     grouping: dict[str, Any] = {}
     if name == "cvssl":
-        grouping = {"pairwise_precision": 0.91, "pairwise_recall": 0.4, "ari": 0.52, "threshold": 0.8312}
+        grouping = {"pairwise_precision": 0.91, "pairwise_recall": 0.4, "ari": 0.52, "threshold": 0.8312,
+                    "curve": CURVE}
     elif name == "untrained":
-        grouping = {"error": "no similarity threshold reaches <0.9>"}
+        grouping = {"error": "no similarity threshold reaches <0.9>", "curve": {**CURVE, "chosen": None}}
     return {
         **{k: metrics[k] for k in ("recall@1", "recall@5", "recall@10", "recall@20", "map@r")},
         "train_seconds": 30.0 * (i + 1) if trained else 0.0,
@@ -86,6 +96,9 @@ def _method_row(name: str, i: int, metrics: dict[str, Any]) -> dict[str, Any]:
         "config": {"method": name, "model": {"backbone": "resnet18", "temperature": 0.2}} if trained else {},
         "description": f"the {name} row",
         "grouping": grouping,
+        **({"reranked": {"csls:k=10": {**{k: metrics[k] for k in ("recall@1", "recall@5", "recall@10",
+                                                                  "recall@20", "map@r")}, "rerank_s": 0.12}}}
+           if name == "cvssl" else {}),
     }
 
 
@@ -232,6 +245,17 @@ class TestReportContent:
         assert 'class="tile sm miss"' in _group_block(groups, "simclr")
         untrained = _group_block(groups, "untrained")
         assert "no groups exported: no similarity threshold reaches &lt;0.9&gt;" in untrained
+
+    def test_grouping_curve_with_chosen_point_and_reranked_rows(self, report: str) -> None:
+        groups = _section(report, "groups")
+        for method in ("cvssl", "untrained"):  # a method whose target failed still shows what it can reach
+            block = _group_block(groups, method)
+            assert "grouping trade-off (components+both on cosine)" in block
+            assert "precision 0.9: recall 40.0%" in block and "pair precision" in block
+        block = _group_block(groups, "cvssl")
+        assert 'data-name="chosen point"' in block and "chosen (pair precision &gt;= 0.9, most recall)" in block
+        table = _section(report, "metrics")
+        assert re.search(r"cvssl re-ranked: csls:k=10</th>.*?\+0\.12s re-rank", table, re.S)
 
     def test_dataset_and_settings(self, report: str) -> None:
         section = _section(report, "dataset")

@@ -93,23 +93,17 @@ class TestCalibration:
         es = clustered_set(n_styles=60, products_per_style=3, images_per_product=2, style_noise=0.8,
                            image_noise=0.6, seed=1)
         result = find_groups(es, k=10, target_precision=target, guard="both")
-        cal = result.calibration
-        assert cal is not None and cal.precision >= target and cal.threshold == result.threshold
-        # Recompute on the labelled kNN pairs: precision at the threshold >= target, and at every lower pair
-        # similarity < target (it is the lowest such threshold).
-        sims, rows = build_index(es, kind="flat").search(es.vectors, k=11)
-        style, product = es.ids["style_id"].to_numpy(), es.ids["product_id"].to_numpy()
-        pairs = {}
-        for i in range(es.count):
-            for s, j in zip(sims[i], rows[i]):
-                if j != i and product[i] != product[j]:
-                    pairs[(min(i, j), max(i, j))] = float(s)
-        s = np.array(list(pairs.values()))
-        pos = np.array([style[a] == style[b] for a, b in pairs])
-        assert pos[s >= result.threshold].mean() >= target
-        lower = np.unique(s[s < result.threshold])
-        assert all(pos[s >= t].mean() < target for t in lower)
-        assert 0 < (~pos).sum()  # there are wrong candidate pairs to reject
+        cal, curve = result.calibration, result.curve
+        assert cal is not None and curve is not None and cal.threshold == result.threshold
+        # The groups written are the chosen point of the grouping curve: they reach the target pair precision,
+        # and no threshold on the curve keeps the target with more recall.
+        assert result.metrics is not None
+        assert result.metrics["pairwise_precision"] >= target == cal.target_precision
+        chosen = curve.points[curve.chosen]
+        assert chosen.threshold == result.threshold
+        assert chosen.pair_recall == pytest.approx(result.metrics["pairwise_recall"])
+        assert all(p.pair_recall <= chosen.pair_recall for p in curve.points if p.pair_precision >= target)
+        assert any(p.pair_precision < target for p in curve.points)  # there are wrong groupings to refuse
 
     def test_partially_labelled_styles(self, clustered_set: Factory) -> None:
         es = clustered_set(n_styles=40, style_noise=0.5, image_noise=0.3, seed=2)

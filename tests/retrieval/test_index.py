@@ -248,3 +248,32 @@ def test_empty_set_cannot_be_indexed() -> None:
 def test_unknown_kind(medium_set: EmbeddingSet) -> None:
     with pytest.raises(ValueError, match="unknown index kind"):
         build_index(medium_set, kind="annoy")
+
+
+def test_budgeted_ivfpq_refines_its_shortlist_past_the_pq_plateau(medium_set: EmbeddingSet) -> None:
+    # 2-byte codes cap recall far below 0.9 whatever nprobe is; re-scoring the shortlist on 8-bit scalar-quantised
+    # vectors (faiss IndexRefine) reaches the target, at N·D more bytes.
+    plain = build_index(medium_set, kind="ivfpq", params={"m": 4, "nbits": 4}, target_recall=0.95,
+                        fidelity_queries=300)
+    refined = build_index(medium_set, kind="ivfpq", params={"m": 4, "nbits": 4, "refine": 1},
+                          target_recall=0.95, fidelity_queries=300)
+    assert plain.meta["fidelity"]["recall@10"] < 0.9
+    assert refined.meta["fidelity"]["recall@10"] >= 0.95
+    assert "Refine(SQ8)" in refined.meta["factory"]
+    n, d = medium_set.count, medium_set.dim
+    assert refined.meta["memory_bytes_estimate"] - plain.meta["memory_bytes_estimate"] == n * d + 8 * d
+
+
+def test_auto_at_a_tight_budget_refines_when_it_fits() -> None:
+    choice = choose_kind(1_000_000, 128, 2 * 10**8)  # the 1M benchmark's 200 MB row
+    assert choice.kind == "ivfpq" and choice.params["refine"] == 1 and choice.params["m"] == 32
+    assert choice.memory_bytes <= 2 * 10**8
+    assert choose_kind(1_000_000, 128, 6 * 10**7).params["refine"] == 0  # too tight for the refine stage
+
+
+def test_refined_ivfpq_round_trips(medium_set: EmbeddingSet, tmp_path: Path) -> None:
+    bundle = build_index(medium_set, kind="ivfpq", params={"m": 4, "nbits": 4, "refine": 1}, fidelity_queries=200)
+    bundle.save(tmp_path / "I")
+    loaded = load_index(tmp_path / "I")
+    q = medium_set.vectors[:50]
+    np.testing.assert_array_equal(loaded.search(q, 10)[1], bundle.search(q, 10)[1])

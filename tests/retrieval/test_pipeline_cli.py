@@ -70,6 +70,10 @@ def test_embed_index_evaluate_dedup_query_onnx(trained: dict[str, Path], cli: Cl
     assert len(q) == 3 and q.loc[0, "image_path"] == catalog.frame.at[0, "image_path"]  # finds itself first
     assert q.loc[0, "similarity"] == pytest.approx(1.0, abs=1e-3)
     assert catalog.frame.at[0, "product_id"] in out.stdout
+    cli("query", "--index", str(index_dir), "--ckpt", str(model), "--image", str(image), "-k", "3",
+        "--rerank", "csls", "--embeddings", str(emb_dir), "--out", str(tmp / "q_csls.csv"))
+    q = pd.read_csv(tmp / "q_csls.csv")  # re-ranked on the catalog's kNN graph: still itself first
+    assert len(q) == 3 and q.loc[0, "image_path"] == catalog.frame.at[0, "image_path"]
 
     onnx_out = cli("export-onnx", "--ckpt", str(model), "--out", str(tmp / "model.onnx"))
     assert "max |diff|" in onnx_out.stdout and (tmp / "model.onnx").stat().st_size > 1000

@@ -101,7 +101,7 @@ def test_dedup_with_index_and_calibration(saved_sets: tuple[Path, Path, Embeddin
             "--summary", str(tmp_path / "s.json")]
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "calibrated to precision" in out and "metrics:" in out
+    assert "chosen for pair precision >= 0.9" in out and "trade-off" in out and "metrics:" in out
     groups = pd.read_parquet(tmp_path / "g.parquet")
     assert len(groups) == es.count and set(groups["image_path"]) == set(es.ids["image_path"])
     summary = json.loads((tmp_path / "s.json").read_text())
@@ -140,3 +140,63 @@ def test_user_errors_are_one_line_messages(saved_sets: tuple[Path, Path, Embeddi
     assert main([a.format(tmp=tmp_path) for a in argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "Fix:" in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_dedup_operating_point_and_rerank(saved_sets: tuple[Path, Path, EmbeddingSet], tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    e, _, _ = saved_sets
+    argv = ["dedup", "--embeddings", str(e), "--out", str(tmp_path / "g.csv"), "--best-f1", "--rerank", "csls",
+            "--method", "average", "--summary", str(tmp_path / "s.json")]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "chosen for best pair F1" in out and "at pair precision 0.9" in out and "rerank: csls:k=10" in out
+    summary = json.loads((tmp_path / "s.json").read_text())
+    curve = summary["curve"]
+    chosen = curve["points"][curve["chosen"]]
+    assert chosen["threshold"] == summary["threshold"] and chosen["pair_f1"] == curve["best_f1"]["pair_f1"]
+    assert summary["params"]["method"] == "average" and summary["params"]["rerank"] == "csls:k=10"
+
+
+def test_dedup_unreachable_target_says_what_it_can_reach(saved_sets: tuple[Path, Path, EmbeddingSet],
+                                                         tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                                         ) -> None:
+    e, _, _ = saved_sets
+    argv = ["dedup", "--embeddings", str(e), "--out", str(tmp_path / "g.csv"), "--target-recall", "1.0",
+            "--k", "2"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "no threshold groups 1 of the variant pairs" in err and "at pair precision 0.9" in err
+
+
+def test_evaluate_rerank_flag(saved_sets: tuple[Path, Path, EmbeddingSet], tmp_path: Path,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    e, _, _ = saved_sets
+    argv = ["evaluate", "--embeddings", str(e), "--rerank", "dba:n=1", "--out", str(tmp_path / "m.json")]
+    assert main(argv) == 0
+    assert "re-ranked by dba:n=1,alpha=0.0" in capsys.readouterr().out
+    assert json.loads((tmp_path / "m.json").read_text())["rerank"] == "dba:n=1,alpha=0.0"
+
+
+def test_dedup_cli_choices_match_the_registries() -> None:
+    from colorvariants.cli.commands import dedup as dedup_cli
+    from colorvariants.retrieval.linkage import LINKAGES
+    from colorvariants.retrieval.rerank import make_reranker
+
+    assert set(dedup_cli.LINKAGE_CHOICES) == set(LINKAGES) and dedup_cli.DEFAULT_METHOD in LINKAGES
+    assert make_reranker(dedup_cli.DEFAULT_RERANK) is not None
+
+
+def test_dedup_given_threshold_stays_cosine(saved_sets: tuple[Path, Path, EmbeddingSet], tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    e, _, _ = saved_sets
+    assert main(["dedup", "--embeddings", str(e), "--out", str(tmp_path / "g.csv"), "--threshold", "0.99"]) == 0
+    assert "rerank: none" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["dedup", "evaluate"])
+def test_unknown_rerank_is_a_usage_error(saved_sets: tuple[Path, Path, EmbeddingSet], tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str], command: str) -> None:
+    e, _, _ = saved_sets
+    with pytest.raises(SystemExit) as exit_:
+        main([command, "--embeddings", str(e), "--out", str(tmp_path / "x.json"), "--rerank", "csls:q=1"])
+    assert exit_.value.code == 2 and "no setting 'q'" in capsys.readouterr().err

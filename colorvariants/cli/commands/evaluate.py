@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from colorvariants.cli.registry import register
+from colorvariants.cli.rerank_arg import rerank_spec
 from colorvariants.errors import ColorVariantsError
 
 # Mirrors colorvariants.retrieval.protocols.PROTOCOLS (kept literal so --help needs no faiss/torch import).
@@ -28,6 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--memory-budget", default=None,
                         help="RAM the gallery may take, e.g. 2GB; a larger set is searched in streamed blocks "
                              "(default: half the available RAM)")
+    parser.add_argument("--rerank", default=None, type=rerank_spec,
+                        help="re-rank each query's candidates on the set's kNN graph: csls, kreciprocal, dba, qe "
+                             "(settings as NAME:key=value,...; default: plain cosine)")
+    parser.add_argument("--candidates", type=int, default=100, help="neighbours re-ranked per query")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     es = EmbeddingSet.load(args.embeddings)
     opts = ProtocolOptions(split=args.split, manifest=args.manifest, ks=ks, batch_size=args.batch_size,
-                           memory_budget=budget)
+                           memory_budget=budget, rerank=args.rerank, candidates=args.candidates)
     metrics = protocol.evaluate(es, opts)
     wall = time.perf_counter() - t0
     report = {

@@ -90,6 +90,7 @@ def build_sharded_ivfpq(
     kind = INDEX_KINDS["ivfpq"]
     budget = parse_memory(memory_budget) if memory_budget is not None else None
     build_params = kind.default_params(n, d, budget)
+    build_params["refine"] = 0  # merge_into joins bare IVF-PQ inverted lists; a refine stage cannot be merged
     build_params.update({k: int(v) for k, v in (params or {}).items()})
 
     def sample(rows: np.ndarray) -> np.ndarray:
