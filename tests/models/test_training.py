@@ -98,3 +98,24 @@ def test_killed_fit_resumes_from_last_checkpoint(tiny_manifest: Path, tmp_path: 
     resumed_from = int(read_checkpoint(last)["global_step"])
     assert final["epoch"] >= 3 and resumed_from > int(killed_at["global_step"])
     assert (run_dir / "model.pt").is_file()
+
+
+@pytest.mark.parametrize("native_bf16, expected", [(True, "bf16-mixed"), (False, "32-true")])
+def test_cpu_precision_is_bf16_only_where_the_cpu_has_it(monkeypatch: pytest.MonkeyPatch, native_bf16: bool,
+                                                         expected: str) -> None:
+    import colorvariants.models.training as training
+
+    monkeypatch.setattr(training.torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(training, "cpu_has_native_bf16", lambda: native_bf16)
+    assert training._precision(TrainerConfig()) == expected
+    assert training._precision(TrainerConfig(precision="32-true")) == "32-true"  # an explicit choice wins
+
+
+def test_cpu_bf16_detection_agrees_with_the_cpu_flags() -> None:
+    from colorvariants.models.training import cpu_has_native_bf16
+
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.is_file():
+        pytest.skip("no /proc/cpuinfo to compare with")
+    flags = set(cpuinfo.read_text(errors="ignore").split())
+    assert cpu_has_native_bf16() == bool(flags & {"avx512_bf16", "amx_bf16"})
