@@ -6,7 +6,9 @@ random crops miss the fine design details (collar, print, pocket) that tell simi
 contrasts *fixed* parts instead. Two views of an image differ by strong colour change (hue over the full circle,
 luminance remap, saturation, grayscale, channel permutation; garment recolour when masks exist) and only mild
 geometry; the same fixed parts are cut from both views, and NT-Xent is computed per part over the batch (the
-same part of other images are the negatives), averaged over parts.
+same part of other images are the negatives), averaged over parts. A part's features come from its own crop
+through the backbone (``part_source="crop"``, the literal reading) or, by default, from its cells of the whole
+view's last feature map (``"pool"``, as PCB does in person re-identification: one backbone pass for all parts).
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ class CVSSLConfig(BaseConfig):
     # 2x the FLOPs of one pass with halves); "pool": one pass on the whole view, each part the mean of its cells
     # of the last feature map (PCB-style; ResNet-18's is 2x2 at 64 px, one row / column per half). "pool" won on
     # val at equal epochs (150 styles, 4 epochs: recall@1 0.280 vs 0.256, mAP@R 0.175 vs 0.155) at about 1.5x
-    # the images/s; BENCHMARKS.md "CV-SSL parts".
+    # the images/s; BENCHMARKS.md "CV-SSL parts: crop vs pool".
     part_source: str = "pool"
     part_size: int | None = None  # side of each part crop; None = image_size // 2 (a half's native height)
     hidden_dim: int = 512
