@@ -50,6 +50,17 @@ def test_cvssl_trains_under_cpu_bf16_autocast(tiny_manifest: Path, tmp_path: Pat
     torch.manual_seed(0)
     module = build_method("cvssl", {"image_size": 32, "part_source": "crop"})
     optimizer = torch.optim.AdamW(module.parameters(), lr=1e-3, weight_decay=1e-4)
+
+    def fixed_view_loss() -> float:
+        """The loss on the same two views each time (seeded), so only the network's change moves it."""
+        state = torch.get_rng_state()
+        torch.manual_seed(1234)
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = float(module.compute_loss({"image": batch})[0])
+        torch.set_rng_state(state)
+        return loss
+
+    before = fixed_view_loss()
     losses = []
     for step in range(24):
         with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -60,5 +71,7 @@ def test_cvssl_trains_under_cpu_bf16_autocast(tiny_manifest: Path, tmp_path: Pat
         assert all(bool(torch.isfinite(g).all()) for g in grads), f"non-finite gradient at step {step}"
         optimizer.step()
         losses.append(float(loss.detach()))
-    assert all(np.isfinite(losses)), losses
-    assert np.mean(losses[-6:]) < np.mean(losses[:6]) - 0.1, f"bf16 loss did not fall: {losses}"
+    after = fixed_view_loss()
+    assert all(np.isfinite(losses)) and np.isfinite(after), losses
+    # 3.17 -> 2.36 on an AVX512-BF16 Xeon: the bar of 0.2 leaves a wide margin
+    assert after < before - 0.2, f"bf16 loss did not fall: {before:.3f} -> {after:.3f} (steps: {losses})"
