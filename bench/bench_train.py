@@ -1,28 +1,29 @@
-"""Training-loop benchmark: images/s of our ``simclr`` (``fit``) against a plain lightly-style PyTorch loop.
+"""Training-loop benchmark: images/s of our ``simclr`` and ``cvssl`` (``fit``) against a plain lightly loop.
 
-Both train SimCLR with a ResNet-18 at 64 px, batch 128, on the train split of the same synthetic catalog
-(``write_synthetic_catalog(dir, SynthConfig(styles=150, seed=0, size=96))``), for the same number of epochs,
-in this one process, one after the other:
+Side by side in one process, one after the other, on the train split of the same synthetic catalog
+(``write_synthetic_catalog(dir, SynthConfig(styles=150, seed=0, size=96))``), ResNet-18 at 64 px, for every
+batch size (default 32, the benchmark's, and 128) and every precision (fp32, and the CPU default when it is
+another: bf16-mixed on CPUs with AVX512-BF16/AMX):
 
-- ``ours``: ``colorvariants.models.training.fit`` with ``FitConfig(method="simclr", data=DataConfig(
-  image_size=64, batch_size=128, cache_dir=<tmp>), trainer=TrainerConfig(max_epochs=N, progress_bar=False))``;
-  the figure is ``FitResult.images_per_second`` (the ``Throughput`` callback: training images per wall-clock
-  second of each epoch, data loading included, first epoch excluded). Lightning's epoch also holds the
-  validation pass; a second row takes it out (measured with an extra callback).
 - ``plain``: the loop of lightly's ``examples/pytorch/simclr.py``: a ``Dataset`` that opens each JPEG with PIL
-  and applies ``SimCLRTransform(input_size=64)``, ``DataLoader(batch_size=128, shuffle=True, drop_last=True,
-  num_workers=2)``, torchvision ResNet-18 (``fc = Identity``) + ``SimCLRProjectionHead(512, 512, 128)``,
-  ``NTXentLoss()``, ``SGD(lr=0.06)``, ``z0 = model(x0); z1 = model(x1)``, backward, step, zero_grad; timed the
-  same way (images per wall-clock second of each epoch, first epoch excluded).
+  and applies ``SimCLRTransform(input_size=64)``, ``DataLoader(shuffle=True, drop_last=True, num_workers=2)``,
+  torchvision ResNet-18 (``fc = Identity``) + ``SimCLRProjectionHead(512, 512, 128)``, ``NTXentLoss()``,
+  ``SGD(lr=0.06)``, ``z0 = model(x0); z1 = model(x1)``, backward, step, zero_grad (its forward under bf16
+  autocast in the bf16 rows).
+- ``ours``: ``colorvariants.models.training.fit`` for ``simclr``, ``cvssl`` with ``part_source: crop`` (each
+  part cut and run through the backbone) and with ``part_source: pool`` (parts pooled from one pass; the
+  default); ``--compile`` adds ``model.compile`` rows. The figure is ``FitResult.images_per_second`` (the
+  ``Throughput`` callback: training images per wall-clock second of each epoch, data loading included, first
+  epoch excluded); a column takes Lightning's in-epoch validation pass out.
+- ``model alone``: forward + backward + SGD step of ResNet-18 + head on 2 x batch views (random tensors, no
+  data, no augmentation), channels_last: the ceiling any loader and augmentation could reach.
 
-A reference row times the model alone (forward + backward + SGD step of ResNet-18 + head on 2 x 128 views of
-64 px, random tensors, no data, no augmentation): the ceiling any loader and augmentation could reach.
-
-Prints a table and the ratio ours/plain, and replaces (or appends) the "## Training loop" section of
+Prints a table and the claims (issue 11, at the first batch size: our simclr >= 2x the plain loop; our cvssl
+with default settings >= the plain loop's SimCLR), and replaces the "## Training loop" section of
 BENCHMARKS.md (other sections are kept).
 
-    python bench/bench_train.py                         # 150 styles, 3 epochs, writes BENCHMARKS.md
-    python bench/bench_train.py --epochs 2 --styles 60 --no-write
+    python bench/bench_train.py                         # 150 styles, 3 epochs, batches 32 and 128
+    python bench/bench_train.py --quick                 # a short check that every row runs; writes nothing
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ import datetime as dt
 import os
 import platform
 import shlex
-import statistics
 import sys
 import tempfile
 import time
@@ -59,11 +59,17 @@ from lightly.transforms import SimCLRTransform  # noqa: E402
 from colorvariants.data.catalog import Catalog  # noqa: E402
 from colorvariants.data.datamodule import DataConfig  # noqa: E402
 from colorvariants.data.synth import SynthConfig, write_synthetic_catalog  # noqa: E402
-from colorvariants.models.training import FitConfig, TrainerConfig, fit  # noqa: E402
+from colorvariants.models.training import FitConfig, TrainerConfig, _precision, fit  # noqa: E402
 from _common import EpochExtras, cpu_model, replace_section, time_steps  # noqa: E402  (bench/ on sys.path)
 
 SECTION = "## Training loop"
-CLAIM = 1.5  # the issue: ours must reach at least this multiple of the plain loop's images/s
+CLAIM = 2.0  # issue 11: our simclr must reach at least this multiple of the plain loop's images/s (batch 32)
+# What "ours" trains, side by side: (row name, method, model settings). cvssl's default is part_source "pool".
+OURS: list[tuple[str, str, dict[str, Any]]] = [
+    ("simclr", "simclr", {}),
+    ("cvssl, crop parts", "cvssl", {"part_source": "crop"}),
+    ("cvssl, pool parts (default)", "cvssl", {"part_source": "pool"}),
+]
 
 
 # -- the plain lightly-style loop ---------------------------------------------------------------------------
@@ -100,8 +106,9 @@ def plain_model() -> SimCLR:
     return SimCLR(resnet)
 
 
-def run_plain(paths: list[Path], epochs: int, batch_size: int, size: int, workers: int) -> list[dict[str, float]]:
-    """The loop of lightly's examples/pytorch/simclr.py; returns per-epoch seconds and images."""
+def run_plain(paths: list[Path], epochs: int, batch_size: int, size: int, workers: int,
+              bf16: bool = False) -> list[dict[str, float]]:
+    """The loop of lightly's examples/pytorch/simclr.py (its forward under bf16 autocast with ``bf16``)."""
     torch.manual_seed(0)
     dataset = JpegDataset(paths, SimCLRTransform(input_size=size))
     dataloader = DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True, num_workers=workers)
@@ -114,9 +121,10 @@ def run_plain(paths: list[Path], epochs: int, batch_size: int, size: int, worker
         images = 0
         total_loss = 0.0
         for (x0, x1), _ in dataloader:
-            z0 = model(x0)
-            z1 = model(x1)
-            loss = criterion(z0, z1)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                z0 = model(x0)
+                z1 = model(x1)
+                loss = criterion(z0, z1)
             total_loss += float(loss.detach())
             loss.backward()
             optimizer.step()
@@ -130,7 +138,8 @@ def run_plain(paths: list[Path], epochs: int, batch_size: int, size: int, worker
 
 
 # -- the model alone -------------------------------------------------------------------------------------------
-def time_model_step(batch_size: int, size: int, channels_last: bool, reps: int) -> list[float]:
+def time_model_step(batch_size: int, size: int, channels_last: bool, reps: int,
+                    bf16: bool = False) -> list[float]:
     """Seconds per forward + backward + SGD step of ResNet-18 + head on 2 x batch_size views (one cat batch)."""
     torch.manual_seed(0)
     model = plain_model()
@@ -142,8 +151,9 @@ def time_model_step(batch_size: int, size: int, channels_last: bool, reps: int) 
         x = x.contiguous(memory_format=torch.channels_last)
 
     def step() -> None:
-        z0, z1 = model(x).chunk(2)
-        loss = criterion(z0, z1)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            z0, z1 = model(x).chunk(2)
+            loss = criterion(z0, z1)
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
@@ -160,19 +170,44 @@ def rate(history: list[dict[str, float]], minus: list[float] | None = None) -> t
     return images, seconds
 
 
-
-
-
-
 @dataclass
 class Row:
+    batch: int
     name: str
+    precision: str
     images: int
     seconds: float
+    seconds_train: float | None = None  # without the in-epoch validation pass (ours only)
 
     @property
     def rate(self) -> float:
         return self.images / self.seconds if self.seconds > 0 else 0.0
+
+    def cells(self) -> str:
+        train = f"{self.images / self.seconds_train:.1f}" if self.seconds_train else "-"
+        return (f"| {self.batch} | {self.name} | {self.precision} | {self.images} | {self.seconds:.1f} | "
+                f"{self.rate:.1f} | {train} |")
+
+
+def run_ours(catalog: Catalog, tmp: Path, method: str, model: dict[str, Any], precision: str, batch: int,
+             args: argparse.Namespace, compile_: bool) -> tuple[Row, float]:
+    """One ``fit`` of ours; the row and fit()'s wall seconds."""
+    cfg = FitConfig(
+        method=method, model={**model, "compile": compile_},
+        data=DataConfig(image_size=args.size, batch_size=batch, cache_dir=str(tmp / "cache")),
+        trainer=TrainerConfig(max_epochs=args.epochs, progress_bar=False, threads=args.threads,
+                              precision=precision),
+    )
+    extras = EpochExtras()
+    start = time.perf_counter()
+    tag = f"{method}_{model.get('part_source', '')}_{precision}_{batch}_{int(compile_)}"
+    result = fit(cfg, catalog, tmp / "runs" / tag, callbacks=[extras])
+    wall = time.perf_counter() - start
+    images, seconds = rate(result.history)
+    minus = list(extras.by_epoch)
+    _, seconds_train = rate(result.history, minus if len(minus) == len(result.history) else None)
+    print(f"  ours {tag}: {images / max(seconds, 1e-9):.1f} images/s (fit() wall {wall:.1f} s)", flush=True)
+    return Row(batch, "", precision, images, seconds, seconds_train), wall
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,20 +215,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=3, help="epochs per loop (the first is excluded)")
     parser.add_argument("--styles", type=int, default=150, help="styles of the synthetic catalog")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128],
+                        help="batch sizes, each a full set of rows (the claims are read at the first)")
     parser.add_argument("--size", type=int, default=64, help="training image side in pixels")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of the plain loop")
     parser.add_argument("--model-reps", type=int, default=3, help="timed model-only steps (after a warm-up)")
+    parser.add_argument("--compile", action="store_true",
+                        help="also rows with model.compile (torch.compile; compile time is in fit()'s wall)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a short check that every row runs: 24 styles, 2 epochs, batch 16, 32 px, "
+                             "1 model rep; figures meaningless, never written")
     parser.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.styles, args.epochs, args.batch_sizes, args.size, args.model_reps = 24, 2, [16], 32, 1
+        args.no_write = True
     warnings.filterwarnings("ignore", module="pytorch_lightning")
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     if args.threads:
         torch.set_num_threads(args.threads)
+    default_precision = _precision(TrainerConfig(accelerator="cpu"))
+    precisions = ["32-true"] + ([default_precision] if default_precision != "32-true" else [])
 
     load_before = os.getloadavg()
     t0 = time.perf_counter()
+    rows: list[Row] = []
+    walls: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bench_train_") as tmp:
         tmp_path = Path(tmp)
         start = time.perf_counter()
@@ -204,76 +252,51 @@ def main(argv: list[str] | None = None) -> int:
         train = catalog.frame.index[catalog.frame["split"] == "train"].tolist()
         paths = [catalog.path_of(i) for i in train]
         print(f"synthetic catalog: {len(catalog)} images, {len(paths)} in train ({synth_seconds:.1f} s)", flush=True)
-
-        # ours
-        load_mid0 = os.getloadavg()
-        cfg = FitConfig(
-            method="simclr",
-            data=DataConfig(image_size=args.size, batch_size=args.batch_size, cache_dir=str(tmp_path / "cache")),
-            trainer=TrainerConfig(max_epochs=args.epochs, progress_bar=False, threads=args.threads),
-        )
-        extras = EpochExtras()
-        start = time.perf_counter()
-        result = fit(cfg, catalog, tmp_path / "run", callbacks=[extras])
-        ours_wall = time.perf_counter() - start
-        for h, extra in zip(result.history, extras.by_epoch):
-            print(f"  ours epoch {int(h['epoch'])}: {int(h['images'])} images in {h['seconds']:.1f} s "
-                  f"({h['images'] / h['seconds']:.1f} images/s; validation {extra:.2f} s)", flush=True)
-        print(f"ours: {result.images_per_second:.1f} images/s (fit() wall {ours_wall:.1f} s)", flush=True)
-
-        # plain
-        load_mid1 = os.getloadavg()
-        start = time.perf_counter()
-        plain_history = run_plain(paths, args.epochs, args.batch_size, args.size, args.workers)
-        plain_wall = time.perf_counter() - start
-        pi, ps = rate(plain_history)
-        print(f"plain: {pi / ps:.1f} images/s (loop wall {plain_wall:.1f} s)", flush=True)
-
-    # the model alone, in both memory formats
-    load_mid2 = os.getloadavg()
-    model_cl = time_model_step(args.batch_size, args.size, True, args.model_reps)
-    model_nchw = time_model_step(args.batch_size, args.size, False, args.model_reps)
+        for b in args.batch_sizes:
+            for precision in precisions:
+                bf16 = precision.startswith("bf16")
+                plain_history = run_plain(paths, args.epochs, b, args.size, args.workers, bf16=bf16)
+                pi, ps = rate(plain_history)
+                rows.append(Row(b, f"plain lightly-style SimCLR loop (PIL + SimCLRTransform, {args.workers} "
+                                   "workers)", precision, pi, ps))
+                for name, method, model in OURS:
+                    for compile_ in [False, True] if args.compile and precision == default_precision else [False]:
+                        row, wall = run_ours(catalog, tmp_path, method, model, precision, b, args, compile_)
+                        row.name = f"ours: {name}" + (", compiled" if compile_ else "")
+                        rows.append(row)
+                        walls.append(f"{row.name} {precision} batch {b}: {wall:.0f} s")
+                step = time_model_step(b, args.size, True, args.model_reps, bf16=bf16)
+                rows.append(Row(b, f"model alone, channels_last: fwd+bwd+step, 2x{b} views", precision,
+                                b * len(step), sum(step)))
     load_after = os.getloadavg()
     total = time.perf_counter() - t0
 
-    oi, os_ = rate(result.history)
-    # ours without the validation pass that Lightning runs inside each training epoch
-    minus = list(extras.by_epoch)
-    oi2, os2 = rate(result.history, minus if len(minus) == len(result.history) else None)
-    b = args.batch_size
-    rows = [
-        Row("ours: `fit(FitConfig(method=\"simclr\"))` (Throughput, as reported)", oi, os_),
-        Row("ours, minus the in-epoch validation pass", oi2, os2),
-        Row(f"plain lightly-style loop (PIL + SimCLRTransform, {args.workers} workers)", pi, ps),
-        Row(f"model alone, channels_last (ours' layout): fwd+bwd+step, 2x{b} views",
-            b * len(model_cl), sum(model_cl)),
-        Row(f"model alone, NCHW (the plain loop's layout): fwd+bwd+step, 2x{b} views",
-            b * len(model_nchw), sum(model_nchw)),
-    ]
-    ratio = rows[0].rate / rows[2].rate
-    ratio_train = rows[1].rate / rows[2].rate
+    def find(batch: int, prefix: str, precision: str) -> Row | None:
+        return next((r for r in rows if r.batch == batch and r.name.startswith(prefix)
+                     and r.precision == precision and "compiled" not in r.name), None)
+
+    b0 = args.batch_sizes[0]
+    plain = find(b0, "plain", "32-true")
+    simclr = find(b0, "ours: simclr", default_precision)
+    cvssl = find(b0, "ours: cvssl, pool", default_precision)
+    verdicts = []
+    if plain and simclr and cvssl:
+        ratio = simclr.rate / plain.rate
+        verdicts = [
+            f"**Batch {b0}: our simclr ({default_precision}) / the plain loop (fp32): {ratio:.2f}x** "
+            f"(claim: at least {CLAIM}x; " + ("met" if ratio >= CLAIM else "NOT met") + ").",
+            f"**Our cvssl (default settings, {default_precision}) / the plain loop's SimCLR (fp32): "
+            f"{cvssl.rate / plain.rate:.2f}x** (claim: at least 1x; "
+            + ("met" if cvssl.rate >= plain.rate else "NOT met") + ").",
+        ]
     table = [
-        "| loop | images timed | seconds | images/s |",
-        "|---|---:|---:|---:|",
-        *(f"| {r.name} | {r.images} | {r.seconds:.1f} | {r.rate:.1f} |" for r in rows),
+        "| batch | loop | precision | images timed | seconds | images/s | images/s without validation |",
+        "|---:|---|---|---:|---:|---:|---:|",
+        *(r.cells() for r in rows),
     ]
     words = [os.path.relpath(__file__, Path.cwd()), *(argv if argv is not None else sys.argv[1:])]
     command = "python " + " ".join(shlex.quote(a) for a in words)
-    steps = oi // b
-    ours_step = os_ / max(1, steps)
-    ours_train_step = os2 / max(1, steps)
-    plain_step = ps / max(1, pi // b)
-    model_step = statistics.median(model_cl)
-    model_step_nchw = statistics.median(model_nchw)
-    ceiling = b / model_step
-    verdict = (f"**Ratio ours/plain: {ratio:.2f}x** (claim: at least {CLAIM}x; "
-               + ("met" if ratio >= CLAIM else "NOT met") + f"). Without the validation pass "
-               f"in ours' epochs: {ratio_train:.2f}x.")
-    loads = (f"1-min load average {load_before[0]:.1f} before, {load_mid0[0]:.1f} before ours, "
-             f"{load_mid1[0]:.1f} before plain, {load_mid2[0]:.1f} before the model-only timing, "
-             f"{load_after[0]:.1f} after (5-min {load_before[1]:.1f} before, {load_after[1]:.1f} after), on "
-             f"{os.cpu_count()} cores")
-    busy = max(load_before[0], load_after[0], load_mid0[0], load_mid1[0], load_mid2[0])
+    busy = max(load_before[0], load_after[0])
     body = "\n".join([
         SECTION,
         "",
@@ -281,43 +304,20 @@ def main(argv: list[str] | None = None) -> int:
         f"no GPU; torch {torch.__version__} ({torch.get_num_threads()} threads), torchvision "
         f"{torchvision.__version__}, lightly {lightly.__version__}, pytorch-lightning {pl.__version__}, "
         f"Python {platform.python_version()}.",
-        f"Command: `{command}` ({total:.0f} s in all).",
-        f"Data: synthetic catalog, {args.styles} styles, {len(catalog)} images of 96 px (seed 0, written in "
-        f"{synth_seconds:.1f} s), trained on its train split ({len(paths)} images; batch {b}, drop_last, so "
-        f"{len(paths) // b * b} images an epoch); SimCLR, ResNet-18, {args.size} px, {args.epochs} epochs each, "
+        f"Command: `{command}` ({total:.0f} s in all). Default precision on this CPU: {default_precision}.",
+        f"Data: synthetic catalog, {args.styles} styles, {len(catalog)} images of 96 px (seed 0), trained on its "
+        f"train split ({len(paths)} images, drop_last); ResNet-18, {args.size} px, {args.epochs} epochs each; "
         "images/s = training images per wall-clock second of an epoch, data loading included, first epoch "
-        "excluded. The two loops ran one after the other in one process.",
-        ("Under load: " if busy > 1.0 else "Load: ") + loads
+        "excluded. All loops ran one after the other in one process.",
+        ("Under load: " if busy > 1.0 else "Load: ")
+        + f"1-min load average {load_before[0]:.1f} before, {load_after[0]:.1f} after, on {os.cpu_count()} cores"
         + ("; other jobs shared the cores, so absolute figures are noisy." if busy > 1.0 else "."),
         "",
         *table,
         "",
-        verdict,
+        *verdicts,
         "",
-        "Per step of 128 images (two views each): "
-        f"ours {ours_step:.2f} s as reported ({ours_train_step:.2f} s without validation), "
-        f"plain {plain_step:.2f} s, model alone {model_step:.2f} s channels_last / {model_step_nchw:.2f} s "
-        f"NCHW (median of {args.model_reps}; the table rows use their total). The model-only ceiling is {ceiling:.1f} images/s, so at most "
-        f"{ceiling / rows[2].rate:.2f}x the plain loop even with free data and augmentation; "
-        f"ours reaches {100 * rows[0].rate / ceiling:.0f}% of it "
-        f"({100 * rows[1].rate / ceiling:.0f}% without validation), the plain loop "
-        f"{100 * rows[2].rate / ceiling:.0f}%.",
-        "",
-        "- What ours does differently: decodes every image once into a uint8 memory-mapped cache at 64 px "
-        "(built in `prepare_data`, before the first epoch; in this run inside fit()'s "
-        f"{ours_wall:.0f} s wall against the plain loop's {plain_wall:.0f} s), reads a batch with one fancy "
-        "index, makes both views with batched tensor augmentations on 1 thread (`SimCLRViews`), runs the "
-        "two views as one 256-image forward in channels_last, and uses no DataLoader worker processes, so "
-        "nothing competes with the model for the 2 cores. The plain loop decodes each 96 px JPEG and runs "
-        "lightly's per-image PIL transforms in 2 worker processes (restarted each epoch, as in lightly's "
-        "example) while the main process trains with torch's threads, and runs two 128-image forwards.",
-        "- Also different (not speed tricks, but in the timed epochs): ours uses SGD with momentum 0.9, weight "
-        "decay 5e-4 and a cosine schedule (lightly's benchmark settings) and logs the loss every step; "
-        "Lightning's epoch holds a validation pass (recall@1 on the val split), "
-        "which the second row takes out (the checkpoint is written after `Throughput` stops the clock). "
-        "The plain loop crops its views from the 96 px JPEG, ours from the "
-        "64 px cache.",
-        "- Validation inside ours' epochs: " + ", ".join(f"{v:.2f} s" for v in extras.by_epoch) + ".",
+        "- fit() wall seconds (cache build, compile and validation included): " + "; ".join(walls) + ".",
     ])
     print()
     print(body)

@@ -56,6 +56,31 @@ def _small_stem(model: tv_models.ResNet) -> None:
     model.maxpool = nn.Identity()  # type: ignore[assignment]
 
 
+class SmallMapSafeConv2d(nn.Conv2d):
+    """A strided ``Conv2d`` that leaves CPU autocast (runs in fp32) when its input is narrower than its kernel.
+
+    oneDNN's bf16 weight gradient of a strided conv is garbage (1e20..inf, NaN) when the input map is one pixel
+    wide: ResNet-18's layer4 3x3/stride-2 conv at 1x1 after a 16 px input (CV-SSL's half crops of a 32 px
+    view) made CV-SSL's loss NaN under bf16-mixed (reproduced with a lone conv; fp32 and the non-oneDNN kernel
+    are exact; BENCHMARKS.md "Training loop"). Such maps are tiny, so fp32 there costs nothing measurable.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if (x.device.type == "cpu" and torch.is_autocast_enabled("cpu")
+                and min(x.shape[-2:]) < max(self.kernel_size)):
+            with torch.autocast("cpu", enabled=False):
+                return super().forward(x.float())
+        return super().forward(x)
+
+
+def guard_small_map_convs(model: nn.Module) -> nn.Module:
+    """Make every strided conv of ``model`` a ``SmallMapSafeConv2d`` in place (same parameters, same keys)."""
+    for module in model.modules():
+        if type(module) is nn.Conv2d and max(module.stride) > 1 and max(module.kernel_size) > 1:
+            module.__class__ = SmallMapSafeConv2d
+    return model
+
+
 def _torchvision_resnet(factory: Callable[..., tv_models.ResNet], small_stem: bool) -> nn.Module:
     """A torchvision ResNet without its classifier (``fc`` = identity): forward returns the pooled features.
 
@@ -112,6 +137,28 @@ def _timm_backbone(model_name: str, small_stem: bool) -> nn.Module:
     return model
 
 
+def feature_map(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The backbone's last feature map ``(B, C, h, w)`` before global pooling; its mean over cells is ``model(x)``.
+
+    For pooling CV-SSL's parts from one pass (``part_source: pool``): a torchvision ResNet runs its stem and
+    stages without the average pool; a timm CNN uses its ``forward_features``.
+
+    Raises:
+        ColorVariantsError: the backbone has no spatial feature map (e.g. a ViT's tokens).
+    """
+    if isinstance(model, tv_models.ResNet):
+        x = model.maxpool(model.relu(model.bn1(model.conv1(x))))
+        return model.layer4(model.layer3(model.layer2(model.layer1(x))))
+    forward_features = getattr(model, "forward_features", None)
+    fmap = forward_features(x) if callable(forward_features) else None
+    if fmap is None or fmap.dim() != 4:
+        raise ColorVariantsError(
+            f"backbone {type(model).__name__} gives no (B, C, h, w) feature map to pool parts from. "
+            "Fix: set model.part_source: crop, or use a CNN backbone (resnet18/34/50 or a timm CNN)."
+        )
+    return fmap
+
+
 # Name families: "<prefix>/<model>" names built by a library's own factory.
 BACKBONE_FAMILIES: dict[str, Callable[[str, bool], nn.Module]] = {"timm": _timm_backbone}
 
@@ -147,6 +194,7 @@ def create_backbone(
         if family not in BACKBONE_FAMILIES or not model_name:
             raise ColorVariantsError(f"unknown backbone {name!r}; available: {', '.join(backbone_names())}.")
         model = BACKBONE_FAMILIES[family](model_name, small_stem)
+    guard_small_map_convs(model)
     if pretrained is not None:
         load_backbone_weights(model, pretrained)
     return model

@@ -6,6 +6,7 @@ methods do. Images arrive as uint8 batches and are augmented here, batched, on t
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -38,6 +39,9 @@ class BaseConfig:
     small_stem: bool = False
     image_size: int = 64
     channels_last: bool = True  # faster convolutions on CPU (oneDNN) and on tensor cores
+    # torch.compile (inductor) of the backbone's stages at the start of training; the compile time counts
+    # against a time budget, and a failure (no C++ compiler, an unsupported op) warns and trains eagerly.
+    compile: bool = False
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
 
 
@@ -62,6 +66,7 @@ class EmbeddingModule(pl.LightningModule):
         self.adjustments: dict[str, Any] = {}  # settings the method changed to fit the data (reported by fit)
         self.time_budget_s: float | None = None  # set by fit(): the LR schedule then also ends at the deadline
         self._fit_start: float | None = None
+        self.compile_seconds: float | None = None  # how long compiling took (config.compile), for reports
 
     # -- what a method defines ---------------------------------------------------------------------------
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
@@ -144,6 +149,34 @@ class EmbeddingModule(pl.LightningModule):
     def on_train_start(self) -> None:
         if self._fit_start is None:
             self._fit_start = time.monotonic()
+        if self.config.compile:
+            self._compile_backbone()
+
+    def _compile_backbone(self) -> None:
+        """Compile each stage of the backbone in place (state-dict keys unchanged, so checkpoints stay portable).
+
+        Stages rather than the whole module, so ``feature_map`` (CV-SSL's pooled parts) runs compiled too. One
+        forward + backward on a small batch, under the trainer's precision, compiles now and proves it works.
+        """
+        stages = list(self.backbone.children()) or [self.backbone]
+        start = time.monotonic()
+        try:
+            for stage in stages:
+                stage.compile()
+            x = torch.rand(4, 3, self.config.image_size, self.config.image_size, device=self.device)
+            trainer = self._trainer  # None outside a Trainer (self.trainer would raise)
+            with trainer.precision_plugin.forward_context() if trainer is not None else contextlib.nullcontext():
+                out = self.backbone(self._prep(self.normalize(x)))
+            out.float().sum().backward()
+            self.zero_grad(set_to_none=True)
+        except Exception as exc:  # inductor raises many types (BackendCompilerFailed, CalledProcessError, ...)
+            for stage in stages:
+                stage._compiled_call_impl = None  # back to eager
+            self.zero_grad(set_to_none=True)
+            log.warning("torch.compile failed (%s: %s); training eagerly", type(exc).__name__, str(exc)[:200])
+            return
+        log.info("backbone compiled in %.1f s", time.monotonic() - start)
+        self.compile_seconds = time.monotonic() - start
 
     def schedule_progress(self, step: int, total_steps: int) -> float:
         """Fraction of training done: by steps, or by wall-clock when a time budget ends training sooner."""

@@ -9,7 +9,14 @@ import pytest
 import torch
 
 from colorvariants.errors import CheckpointError, ColorVariantsError
-from colorvariants.models.backbones import BACKBONES, create_backbone, register_backbone
+from colorvariants.models.backbones import (
+    BACKBONES,
+    SmallMapSafeConv2d,
+    create_backbone,
+    feature_map,
+    guard_small_map_convs,
+    register_backbone,
+)
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +132,38 @@ def test_timm_missing_gives_install_hint() -> None:
 def test_register_twice_refused() -> None:
     with pytest.raises(ColorVariantsError):
         register_backbone("resnet18")(lambda small_stem=False: torch.nn.Identity())
+
+
+def test_feature_map_pools_to_the_backbones_features(resnet18: torch.nn.Module) -> None:
+    x = _batch(64)
+    with torch.no_grad():
+        fmap = feature_map(resnet18, x)
+        assert fmap.shape == (2, 512, 2, 2)  # ResNet-18's last map at 64 px: what CV-SSL pools parts from
+        assert torch.allclose(fmap.mean((2, 3)), resnet18(x), atol=1e-5)
+
+
+@pytest.mark.parametrize("width", [1, 4])
+def test_strided_conv_weight_gradient_is_right_under_cpu_bf16(width: int) -> None:
+    """oneDNN's bf16 weight gradient of a 3x3/stride-2 conv over a 1-pixel-wide map is garbage (1e20, inf,
+    NaN): the guarded conv runs such maps in fp32, and wider maps stay in bf16."""
+    torch.manual_seed(0)
+    conv = guard_small_map_convs(torch.nn.Sequential(torch.nn.Conv2d(64, 64, 3, 2, 1, bias=False)))[0]
+    assert isinstance(conv, SmallMapSafeConv2d)
+    x = torch.randn(32, 64, width, width)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = conv(x)
+    y.float().sum().backward()
+    assert y.dtype == (torch.float32 if width == 1 else torch.bfloat16)
+    expected = torch.nn.grad.conv2d_weight(x.bfloat16().float(), conv.weight.shape, torch.ones_like(y.float()),
+                                           stride=2, padding=1)
+    assert torch.isfinite(conv.weight.grad).all()
+    assert (conv.weight.grad - expected).abs().max() <= 0.05 * expected.abs().max()
+
+
+def test_guard_keeps_state_dict_keys() -> None:
+    plain = create_backbone("resnet18")
+    assert isinstance(plain.layer4[0].conv1, SmallMapSafeConv2d)  # strided 3x3
+    assert type(plain.layer4[0].conv2) is torch.nn.Conv2d  # stride 1: untouched
+    from torchvision.models import resnet18 as tv_resnet18
+
+    assert set(plain.state_dict()) == set(tv_resnet18(weights=None).state_dict()) - {"fc.weight", "fc.bias"}

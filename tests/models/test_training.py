@@ -135,3 +135,24 @@ def test_fit_cli_time_budget_alone_drops_the_yaml_epoch_cap() -> None:
     assert parse().trainer.max_epochs == 10
     assert parse("--max-minutes", "2", "--max-epochs", "4").trainer.max_epochs == 4
     assert parse("--max-minutes", "2", "trainer.max_epochs=7").trainer.max_epochs == 7
+
+
+@pytest.mark.parametrize("native_bf16, expected", [(True, "bf16-mixed"), (False, "32-true")])
+def test_cpu_precision_is_bf16_only_where_the_cpu_has_it(monkeypatch: pytest.MonkeyPatch, native_bf16: bool,
+                                                         expected: str) -> None:
+    import colorvariants.models.training as training
+
+    monkeypatch.setattr(training.torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(training, "cpu_has_native_bf16", lambda: native_bf16)
+    assert training._precision(TrainerConfig()) == expected
+    assert training._precision(TrainerConfig(precision="32-true")) == "32-true"  # an explicit choice wins
+
+
+def test_cpu_bf16_detection_agrees_with_the_cpu_flags() -> None:
+    from colorvariants.models.training import cpu_has_native_bf16
+
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.is_file():
+        pytest.skip("no /proc/cpuinfo to compare with")
+    flags = set(cpuinfo.read_text(errors="ignore").split())
+    assert cpu_has_native_bf16() == bool(flags & {"avx512_bf16", "amx_bf16"})

@@ -48,7 +48,10 @@ from colorvariants.data.augment.parts import (
     PART_LAYOUTS,
     PartBox,
     crop_parts,
+    distinct_parts,
     part_boxes,
+    part_cell_weights,
+    pool_parts,
     register_part_layout,
 )
 from colorvariants.data.augment.recolor import recolor, recolor_garment
@@ -83,6 +86,7 @@ __all__ = [
     "blur_with_sigma",
     "color_jitter",
     "crop_parts",
+    "distinct_parts",
     "gaussian_blur",
     "hflip",
     "hsv_to_rgb",
@@ -90,6 +94,8 @@ __all__ = [
     "normalize",
     "palette_remap",
     "part_boxes",
+    "part_cell_weights",
+    "pool_parts",
     "random_affine_jitter",
     "random_backdrop",
     "random_channel_permutation",

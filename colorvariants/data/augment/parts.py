@@ -157,3 +157,50 @@ def crop_parts(x: Tensor, boxes: Sequence[PartBox], size: int) -> Tensor:
     grid = torch.cat(grids, dim=0).to(dt).unsqueeze(0).expand(b, -1, -1, -1)  # (B, P*size, size, 2)
     out = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
     return out.view(b, c, p, size, size).permute(2, 0, 1, 3, 4).contiguous()
+
+
+def _cell_overlap(lo: float, hi: float, cells: int) -> Tensor:
+    """Length of ``[lo, hi]`` (fractions) inside each of ``cells`` equal cells of [0, 1], as a fraction of a cell."""
+    edges = torch.arange(cells + 1, dtype=torch.float64) / cells
+    return ((torch.minimum(edges[1:], torch.tensor(hi)) - torch.maximum(edges[:-1], torch.tensor(lo)))
+            .clamp(min=0.0) * cells)
+
+
+def part_cell_weights(boxes: Sequence[PartBox], height: int, width: int) -> Tensor:
+    """Average-pooling weights ``(P, height, width)`` of every part over a feature map's cells (each sums to 1).
+
+    A cell's weight is the fraction of its area inside the part, so a part that covers whole cells is their
+    plain mean and one that cuts a cell takes it in proportion (the exact mean of a piecewise-constant map).
+
+    >>> part_cell_weights(part_boxes("halves"), 2, 2)[1]  # top half of a 2x2 map: the first row
+    tensor([[0.5000, 0.5000],
+            [0.0000, 0.0000]], dtype=torch.float64)
+    """
+    if not boxes:
+        raise AugmentationError("part_cell_weights needs at least one PartBox.")
+    weights = torch.stack([torch.outer(_cell_overlap(b.y0, b.y1, height), _cell_overlap(b.x0, b.x1, width))
+                           for b in boxes])
+    return weights / weights.sum(dim=(1, 2), keepdim=True)
+
+
+def pool_parts(fmap: Tensor, boxes: Sequence[PartBox]) -> Tensor:
+    """Each part's mean feature from a feature map (PCB-style): ``(B, C, h, w)`` -> ``(P, B, C)``.
+
+    The parts of one backbone pass instead of one pass per crop (Sun et al., "Beyond Part Models", 2018,
+    pool horizontal stripes of the last map the same way). The whole image's entry equals global average
+    pooling. When the map has fewer cells than the layout has distinct parts (e.g. 1x1), parts coincide:
+    ``distinct_parts`` says so.
+
+    >>> pool_parts(torch.rand(2, 8, 2, 2), part_boxes("halves")).shape
+    torch.Size([5, 2, 8])
+    """
+    if fmap.dim() != 4:
+        raise AugmentationError(f"pool_parts expects a feature map (B, C, h, w), got shape {tuple(fmap.shape)}.")
+    weights = part_cell_weights(boxes, fmap.shape[-2], fmap.shape[-1]).to(fmap.device, fmap.dtype)
+    return torch.einsum("bchw,phw->pbc", fmap, weights)
+
+
+def distinct_parts(boxes: Sequence[PartBox], height: int, width: int) -> int:
+    """How many of the parts pool different cells of an ``height x width`` map (all of them when it is fine enough)."""
+    weights = part_cell_weights(boxes, height, width).flatten(1)
+    return int(torch.unique(weights.round(decimals=6), dim=0).shape[0])

@@ -6,7 +6,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from colorvariants.data.augment import PART_LAYOUTS, AugmentationError, PartBox, crop_parts, part_boxes
+from colorvariants.data.augment import (
+    PART_LAYOUTS,
+    AugmentationError,
+    PartBox,
+    crop_parts,
+    distinct_parts,
+    part_boxes,
+    pool_parts,
+)
 
 
 def test_halves_are_as_documented() -> None:
@@ -64,3 +72,28 @@ def test_crop_parts_row_profile() -> None:
     bottom = crop_parts(x, [PartBox("bottom", 0.0, 0.5, 1.0, 1.0)], 4)[0]
     expected = torch.arange(4.0, 8.0).view(1, 1, 4, 1).expand(1, 3, 4, 4)
     torch.testing.assert_close(bottom, expected, atol=1e-3, rtol=0)
+
+
+def test_pool_parts_is_the_mean_of_each_parts_cells() -> None:
+    fmap = torch.rand(3, 6, 4, 4)
+    pooled = dict(zip([b.name for b in part_boxes("halves")], pool_parts(fmap, part_boxes("halves"))))
+    assert torch.allclose(pooled["whole"], fmap.mean((2, 3)), atol=1e-6)  # = global average pooling
+    assert torch.allclose(pooled["top"], fmap[:, :, :2].mean((2, 3)), atol=1e-6)
+    assert torch.allclose(pooled["right"], fmap[:, :, :, 2:].mean((2, 3)), atol=1e-6)
+
+
+def test_pool_parts_weighs_a_cut_cell_by_its_area() -> None:
+    fmap = torch.tensor([[[[1.0], [4.0]]]])  # (1, 1, 2, 1): top cell 1, bottom cell 4
+    top_band = pool_parts(fmap, [PartBox("top", 0.0, 0.0, 1.0, 2.0 / 3.0)])  # all of cell 0, a third of cell 1
+    assert float(top_band) == pytest.approx((1.0 * 1.0 + 4.0 / 3.0) / (4.0 / 3.0))
+
+
+def test_distinct_parts_counts_parts_a_coarse_map_cannot_tell_apart() -> None:
+    assert distinct_parts(part_boxes("halves"), 2, 2) == 5  # ResNet-18's 2x2 map at 64 px: every half apart
+    assert distinct_parts(part_boxes("halves"), 1, 1) == 1  # 32 px: every part is the whole image
+    assert distinct_parts(part_boxes("bands3"), 2, 2) == 3  # the middle band = the whole at 2 rows
+
+
+def test_pool_parts_refuses_pooled_features() -> None:
+    with pytest.raises(AugmentationError, match="feature map"):
+        pool_parts(torch.rand(2, 8), part_boxes("halves"))
