@@ -67,6 +67,9 @@ VARIANTS: dict[str, Variant] = {
                              "CV-SSL whose garments also get new colourways, slot by slot (palette.py)"),
     "cvssl-studio": Variant("cvssl", ("model.views.rotate_deg=0", "model.views.backdrop_prob=0"),
                             "CV-SSL whose views share pose and background (no rotation, no new background)"),
+    "cvssl-crop": Variant("cvssl", ("model.part_source=crop",),
+                          "CV-SSL whose parts are cut from the view and run through the backbone again"),
+    "cvssl-fp32": Variant("cvssl", ("trainer.precision=32-true",), "CV-SSL trained in fp32 (no bf16 autocast)"),
 }
 REFERENCES = ("untrained", "color_histogram")
 DEFAULT_EPOCHS = 20  # the epoch budget when no wall-clock budget is given

@@ -44,7 +44,7 @@ def main() -> None:
     sampler = "pk" if method == "triplet" else "random"
     cfg = FitConfig(
         method=method,
-        model={"memory_bank_size": 64} if method == "mocov2" else {},
+        model={"memory_bank_size": 64, "memory_bank_max_fraction": None} if method == "mocov2" else {},
         data=DataConfig(image_size=32, batch_size=8, sampler=sampler, pk_p=4, pk_k=2, cache_dir=str(out / "cache")),
         trainer=TrainerConfig(max_epochs=2, accelerator="cpu", devices=2, strategy="ddp", progress_bar=False,
                               threads=1),

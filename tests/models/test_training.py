@@ -104,7 +104,7 @@ def test_a_time_budget_alone_is_not_capped_by_epochs(tiny_manifest: Path, tmp_pa
     """With only max_minutes, time ends training (not an epoch cap) and the result says so; the schedules
     still work without a known step count."""
     cfg = _quick_cfg("mocov2", tmp_path)
-    cfg.trainer = TrainerConfig(max_epochs=None, max_minutes=0.2, progress_bar=False)
+    cfg.trainer = TrainerConfig(max_epochs=None, max_minutes=0.1, progress_bar=False)
     result = fit(cfg, Catalog.load(tiny_manifest), tmp_path / "run")
     assert result.stopped_by == "time"
     assert result.epochs >= 1 and np.isfinite([r["seconds"] for r in result.history]).all()

@@ -208,7 +208,8 @@ class TestReportContent:
             row = _row(table, ref)
             assert row.startswith('<tr class="ref">') and "reference" in row
             cells = re.findall(r'<td class="([^"]*)"', row)
-            assert cells[0] == "num" and cells[-2:] == ["num", "num"]  # not best at R@1, never "fastest"
+            # not best at R@1, never "fastest"; the last cell says which limit stopped training ("–" here)
+            assert cells[0] == "num" and cells[-3:] == ["num", "num", "small wrap"]
         order = re.findall(r'<th scope="row"><span class="swatch"[^>]*></span>([\w+]+)', table)
         assert order[:3] == sorted(TRAINED, key=lambda m: -metrics[m]["recall@1"])
         assert set(order[3:]) == set(REFERENCES)

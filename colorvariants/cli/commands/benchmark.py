@@ -13,7 +13,7 @@ def add_benchmark_arguments(p: argparse.ArgumentParser) -> None:
     """Budget flags shared by ``benchmark`` and ``demo``."""
     p.add_argument("--methods", default="triplet,simclr,mocov2,cvssl",
                    help="comma list; also simclr-colorinv, cvssl-whole-only, cvssl-hue-only, cvssl-concat, "
-                        "cvssl-palette, cvssl-studio")
+                        "cvssl-palette, cvssl-studio, cvssl-crop, cvssl-fp32")
     p.add_argument("--image-size", type=int, default=64)
     p.add_argument("--max-epochs", type=int, default=None,
                    help="epoch cap per method (default: 20 without --max-minutes, none with it)")
