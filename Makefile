@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= runs/demo
 
-.PHONY: install demo test test-fast bench clean gpu-wheels
+.PHONY: install demo test test-fast lint bench clean gpu-wheels
 
 $(STAMP): pyproject.toml constraints-dev.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
@@ -28,6 +28,11 @@ demo: install
 
 test: install
 	WANDB_MODE=offline $(PY) -m pytest -q tests
+
+# ruff (pyflakes, import order, bugbear, pyupgrade) and mypy; CI runs it before the tests.
+lint: install
+	$(VENV)/bin/ruff check colorvariants bench tests
+	$(VENV)/bin/mypy
 
 test-fast: install
 	WANDB_MODE=offline $(PY) -m pytest -q -m "not slow and not faults and not ddp" tests
