@@ -65,3 +65,16 @@ def test_every_shipped_method_config_loads() -> None:
         data = load_yaml(root / f"{name}.yaml")
         assert data["method"] == name
         assert {"data", "trainer", "model"} <= set(data)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (Path(__file__).parent.parent / "configs").glob("*.yaml")))
+def test_every_key_of_a_shipped_config_is_a_field_of_its_dataclass(name: str) -> None:
+    """configs/*.yaml (with their shared defaults) build a FitConfig and the method's model config: a key that
+    is not a field (a typo, or a field renamed without its YAML) fails here, not at a user's first run."""
+    from colorvariants.models.resume import resolved_config
+    from colorvariants.models.training import FitConfig
+
+    data = load_yaml(Path(__file__).parent.parent / "configs" / name)
+    resolved = resolved_config(from_dict(FitConfig, data))
+    assert set(data["model"]) <= set(resolved["model"])
+    assert resolved["method"] == name.removesuffix(".yaml")

@@ -1,5 +1,4 @@
-"""Flags and helpers several sub-commands share (manifest + root, config overrides, help with defaults,
-interrupts)."""
+"""Flags and helpers several sub-commands share (manifest + root, help with defaults, interrupts)."""
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ import contextlib
 import copy
 import signal
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
@@ -75,13 +74,6 @@ class CliParser(argparse.ArgumentParser):
     def __init__(self, *args: object, **kwargs: object) -> None:
         kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-
-
-def note_config_defaults(parser: argparse.ArgumentParser, keys: Mapping[str, str]) -> None:
-    """Say in ``--help`` that flags without a value of their own (``dest`` in ``keys``) default to a config key."""
-    for action in parser._actions:
-        if action.dest in keys and action.default is None and "default" not in (action.help or "").lower():
-            action.help = f"{action.help or ''} (default: {keys[action.dest]} of --config)".strip()
 
 
 @contextlib.contextmanager

@@ -5,57 +5,42 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from colorvariants.cli.common import add_catalog_arguments, load_catalog, note_config_defaults
+from colorvariants.cli.common import add_catalog_arguments, load_catalog
+from colorvariants.cli.config_flags import ConfigFlag, add_config_flags, flag_overrides
 from colorvariants.cli.registry import register
 
-# Plain top-level flags -> the config key they set.
-FLAG_KEYS = {
-    "max_epochs": "trainer.max_epochs",
-    "max_minutes": "trainer.max_minutes",
-    "image_size": "data.image_size",
-    "batch_size": "data.batch_size",
-    "num_workers": "data.num_workers",
-    "backbone": "model.backbone",
-    "pretrained": "model.pretrained",
-    "seed": "trainer.seed",
-    "accelerator": "trainer.accelerator",
-    "devices": "trainer.devices",
-    "num_nodes": "trainer.num_nodes",
-    "strategy": "trainer.strategy",
-    "precision": "trainer.precision",
-    "threads": "trainer.threads",
-    "cache_dir": "data.cache_dir",
-    "crop": "data.crop",
-}
+# The plain flags, each setting the config key it names (the flag is the key's last part: --max-epochs).
+FIT_FLAGS = (
+    ConfigFlag("trainer.max_epochs", int,
+               "epoch cap (default: the config's trainer.max_epochs, 10; none when only --max-minutes is given)"),
+    ConfigFlag("trainer.max_minutes", float,
+               "wall-clock budget; training stops at whichever of the two limits comes first"),
+    ConfigFlag("data.image_size", int),
+    ConfigFlag("data.batch_size", int),
+    ConfigFlag("data.num_workers", int),
+    ConfigFlag("model.backbone"),
+    ConfigFlag("model.pretrained", help="local weights file to initialise the backbone (never downloaded)"),
+    ConfigFlag("trainer.seed", int),
+    ConfigFlag("trainer.accelerator", help="cpu | gpu | auto"),
+    ConfigFlag("trainer.devices", help="number of devices per node, or auto"),
+    ConfigFlag("trainer.num_nodes", int),
+    ConfigFlag("trainer.strategy", help="auto | ddp | ..."),
+    ConfigFlag("trainer.precision", help="32-true | bf16-mixed | 16-mixed (default: bf16 on GPU, 32 on CPU)"),
+    ConfigFlag("trainer.threads", int, "torch CPU threads"),
+    ConfigFlag("data.cache_dir", help="where decoded images are cached"),
+    ConfigFlag("data.crop", help="crop to the product before resizing", choices=["none", "bbox", "mask"]),
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", type=Path, required=True, help="method YAML, e.g. configs/cvssl.yaml")
     add_catalog_arguments(p)
     p.add_argument("--out", type=Path, required=True, help="run directory (checkpoints, logs, model.pt)")
-    p.add_argument("--max-epochs", type=int,
-                   help="epoch cap (default: the config's trainer.max_epochs, 10; none when only --max-minutes is given)")
-    p.add_argument("--max-minutes", type=float,
-                   help="wall-clock budget; training stops at whichever of the two limits comes first")
-    p.add_argument("--image-size", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--num-workers", type=int)
-    p.add_argument("--backbone")
-    p.add_argument("--pretrained", help="local weights file to initialise the backbone (never downloaded)")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--accelerator", help="cpu | gpu | auto")
-    p.add_argument("--devices", help="number of devices per node, or auto")
-    p.add_argument("--num-nodes", type=int)
-    p.add_argument("--strategy", help="auto | ddp | ...")
-    p.add_argument("--precision", help="32-true | bf16-mixed | 16-mixed (default: bf16 on GPU, 32 on CPU)")
-    p.add_argument("--threads", type=int, help="torch CPU threads")
-    p.add_argument("--cache-dir", help="where decoded images are cached")
-    p.add_argument("--crop", choices=["none", "bbox", "mask"], help="crop to the product before resizing")
+    add_config_flags(p, FIT_FLAGS)
     p.add_argument("--wandb", action="store_true", help="also log to Weights & Biases (offline without credentials)")
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoints/last.ckpt")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                    help="any config key, e.g. model.temperature=0.1 data.pk_k=4")
-    note_config_defaults(p, FLAG_KEYS)
 
 
 def build_fit_config(args: argparse.Namespace):  # -> FitConfig (import kept lazy for --help speed)
@@ -65,13 +50,7 @@ def build_fit_config(args: argparse.Namespace):  # -> FitConfig (import kept laz
     from colorvariants.models.training import FitConfig
 
     data = load_yaml(args.config)
-    overrides = []
-    for attr, key in FLAG_KEYS.items():
-        value = getattr(args, attr, None)
-        if value is not None:
-            if attr == "devices" and str(value).isdigit():
-                value = int(value)
-            overrides.append(f"{key}={value}")
+    overrides = flag_overrides(args, FIT_FLAGS)
     if getattr(args, "wandb", False):
         overrides.append("trainer.wandb=true")
     data = apply_overrides(data, overrides + list(args.overrides or []))
