@@ -19,13 +19,12 @@ import torch
 import torch.nn.functional as F
 
 from colorvariants.config import to_dict
+from colorvariants.data.augment import IMAGENET_MEAN, IMAGENET_STD
 from colorvariants.models.backbones import create_backbone
 from colorvariants.models.optim import OptimizerConfig, build_optimizer, warmup_cosine
 
 log = logging.getLogger(__name__)
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 # Under a time budget with no epoch cap, schedules span this many epochs nominally; progress follows the clock.
 UNBOUNDED_HORIZON_EPOCHS = 10_000
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -36,8 +37,11 @@ from colorvariants.models.losses import PartNTXentLoss
 from colorvariants.models.optim import OptimizerConfig
 from colorvariants.models.registry import register_method
 
-EMBEDDINGS = ("whole", "concat", "mean")
-PART_SOURCES = ("crop", "pool")
+# The allowed values of two settings, each defined once: the config's type, its check and its error message.
+Embedding = Literal["whole", "concat", "mean"]
+PartSource = Literal["crop", "pool"]
+EMBEDDINGS: tuple[str, ...] = get_args(Embedding)
+PART_SOURCES: tuple[str, ...] = get_args(PartSource)
 
 
 @dataclass
@@ -45,20 +49,20 @@ class CVSSLConfig(BaseConfig):
     """CV-SSL settings. Every default is ours (the paper's are not public) and is ablated in BENCHMARKS.md."""
 
     views: ColorVariantViewConfig = field(default_factory=ColorVariantViewConfig)
-    layout: str = "halves"  # whole + top/bottom/left/right halves; "grid2x2", "bands3"
+    layout: str = "halves"  # a PART_LAYOUTS name (data/augment/parts.py): whole + top/bottom/left/right halves
     overlap: float = 0.0
     # "crop": every part is cut from the view and run through the backbone (the paper's literal reading: about
     # 2x the FLOPs of one pass with halves); "pool": one pass on the whole view, each part the mean of its cells
     # of the last feature map (PCB-style; ResNet-18's is 2x2 at 64 px, one row / column per half). "pool" won on
     # val at equal epochs (150 styles, 4 epochs: recall@1 0.280 vs 0.256, mAP@R 0.175 vs 0.155) at about 1.5x
     # the images/s; BENCHMARKS.md "CV-SSL parts: crop vs pool".
-    part_source: str = "pool"
+    part_source: PartSource = "pool"
     part_size: int | None = None  # side of each part crop; None = image_size // 2 (a half's native height)
     hidden_dim: int = 512
     output_dim: int = 128
     temperature: float = 0.2
     part_heads: bool = False  # one projection head per part instead of a shared one
-    embedding: str = "whole"  # retrieval vector: "whole", "concat" (whole + parts) or "mean"
+    embedding: Embedding = "whole"  # retrieval vector: "whole", "concat" (whole + parts) or "mean"
     gather_distributed: bool = True
     # AdamW, as the triplet model: with the few hundred steps a CPU budget allows, SGD 0.06 left CV-SSL below an
     # untrained network on an 80-style catalog (val recall@1 0.122 vs 0.146 after 8 epochs; BENCHMARKS.md).

@@ -11,7 +11,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import pytorch_lightning as pl
 import torch
@@ -26,6 +26,10 @@ from colorvariants.models.callbacks import Throughput
 from colorvariants.models.checkpoint import save_model
 from colorvariants.models.registry import build_method
 
+# The precisions fit picks on its own and documents (fit --help); trainer.precision also takes Lightning's others.
+Precision = Literal["32-true", "bf16-mixed", "16-mixed"]
+PRECISIONS: tuple[str, ...] = get_args(Precision)
+
 
 @dataclass
 class TrainerConfig:
@@ -39,7 +43,7 @@ class TrainerConfig:
     strategy: str = "auto"  # "ddp" for multi-GPU / multi-node
     # None: bf16-mixed on CUDA (16-mixed if no bf16) and on CPUs with native bf16 (AVX512-BF16 / AMX), else
     # 32-true. bf16 holds since strided convs over 1-pixel-wide maps run in fp32 (backbones.SmallMapSafeConv2d).
-    precision: str | None = None
+    precision: str | None = None  # a PRECISIONS value, or any other that Lightning accepts
     log_every_n_steps: int = 10
     wandb: bool = False
     wandb_project: str = "colorvariants"
@@ -93,6 +97,7 @@ def cpu_has_native_bf16() -> bool:
 
 
 def _precision(cfg: TrainerConfig) -> str:
+    """The Lightning precision of a run: the configured one, else the fastest this machine computes right."""
     if cfg.precision:
         return cfg.precision
     if torch.cuda.is_available() and cfg.accelerator in ("auto", "gpu", "cuda"):

@@ -8,6 +8,7 @@ already teach colour invariance (the positives *are* colour variants).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import torch
 from torch import nn
@@ -17,6 +18,8 @@ from colorvariants.models.base import BaseConfig, EmbeddingModule
 from colorvariants.models.losses import TripletLoss
 from colorvariants.models.optim import OptimizerConfig
 from colorvariants.models.registry import register_method
+
+Embedding = Literal["head", "backbone"]  # the retrieval vector
 
 
 @dataclass
@@ -29,10 +32,10 @@ class TripletConfig(BaseConfig):
 
     embedding_dim: int = 128
     margin: float = 0.2
-    mining: str = "semihard"  # semihard | batch_hard | all
+    mining: str = "semihard"  # a MINERS name (models/losses/triplet.py)
     min_scale: float = 0.6  # random-resized-crop scale of the mild geometric augmentation
     hflip_prob: float = 0.5
-    embedding: str = "head"  # "head" (trained by the loss) or "backbone" (pooled features)
+    embedding: Embedding = "head"  # "head" (trained by the loss) or "backbone" (pooled features)
     optimizer: OptimizerConfig = field(
         default_factory=lambda: OptimizerConfig(name="adamw", lr=1e-3, weight_decay=1e-4, warmup_epochs=0.0,
                                                 scale_lr_with_batch=False)

@@ -119,3 +119,16 @@ def test_benchmark_flags_default_to_the_benchmark_configs_values() -> None:
         if name != "methods":  # a comma list on the command line
             assert (tuple(value) if isinstance(value, list) else value) == defaults[name], name
     assert tuple(args.methods.split(",")) == defaults["methods"]
+
+
+def test_the_lists_fit_help_quotes_are_the_codes() -> None:
+    """``--help`` stays instant (no torch import), so the lists it quotes are checked here instead of imported."""
+    from colorvariants.cli.registry import COMMANDS
+    from colorvariants.models.registry import METHODS
+    from colorvariants.models.training import PRECISIONS
+
+    (precision,) = [f for f in FIT_FLAGS if f.key == "trainer.precision"]
+    assert (precision.help or "").startswith(" | ".join(PRECISIONS) + " (")
+    _section_classes()  # every method registered
+    quoted = COMMANDS["fit"].help.split("(", 1)[1].split(")", 1)[0].split(", ")
+    assert sorted(quoted) == sorted(METHODS)
