@@ -85,6 +85,14 @@ class EmbeddingModule(pl.LightningModule):
             x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
         return x
 
+    def to_uint8_sized(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 (B,3,H,W) at ``image_size``, as batched views take them: resized only when the cache holds another
+        size."""
+        size = self.config.image_size
+        if images.shape[-1] == size and images.shape[-2] == size:
+            return images
+        return (self.to_float(images) * 255).round().clamp(0, 255).to(torch.uint8)
+
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         """ImageNet mean/std normalisation (what pretrained backbones expect)."""
         return (x - self.pixel_mean) / self.pixel_std

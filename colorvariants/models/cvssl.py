@@ -142,10 +142,9 @@ class CVSSLModule(EmbeddingModule):
         images = batch["image"]
         masks = batch.get("mask")
         size = self.config.image_size
-        if images.shape[-1] != size:
-            images = (self.to_float(images) * 255).round().clamp(0, 255).to(torch.uint8)
-            if masks is not None:
-                masks = F.interpolate(masks.float(), size=(size, size), mode="nearest").to(torch.uint8)
+        if masks is not None and images.shape[-1] != size:
+            masks = F.interpolate(masks.float(), size=(size, size), mode="nearest").to(torch.uint8)
+        images = self.to_uint8_sized(images)
         x0, x1 = self.make_views(images, masks=masks)
         # Both views through the backbone in one pass: larger matmuls, one BN statistic.
         b = x0.shape[0]

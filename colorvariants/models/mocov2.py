@@ -9,6 +9,7 @@ reproduce ``MoCoV2Transform``'s defaults. SGD 0.06 x batch/128, momentum 0.9, wd
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 
@@ -21,7 +22,6 @@ from lightly.utils.scheduler import cosine_schedule
 from colorvariants.data.augment import MoCoV2ViewConfig, MoCoV2Views
 from colorvariants.models.base import BaseConfig, EmbeddingModule
 from colorvariants.models.registry import register_method
-from colorvariants.models.simclr import SimCLRModule
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +71,6 @@ class MoCoV2Module(EmbeddingModule):
             memory_bank_size=(config.memory_bank_size, config.output_dim),
             gather_distributed=config.gather_distributed,
         )
-        import dataclasses
-
         self.make_views = MoCoV2Views(dataclasses.replace(config.views, input_size=config.image_size))
 
     def setup(self, stage: str) -> None:
@@ -105,7 +103,7 @@ class MoCoV2Module(EmbeddingModule):
         m = self.momentum()
         update_momentum(self.backbone, self.backbone_momentum, m=m)
         update_momentum(self.projection_head, self.projection_head_momentum, m=m)
-        x_query, x_key = self.make_views(SimCLRModule.to_uint8_sized(self, batch["image"]))  # type: ignore[arg-type]
+        x_query, x_key = self.make_views(self.to_uint8_sized(batch["image"]))
         query = self.projection_head(self.backbone(self._prep(x_query)))
         with torch.no_grad():
             key = self.projection_head_momentum(self.backbone_momentum(self._prep(x_key)))

@@ -8,6 +8,7 @@ free to learn colour: the seed paper's finding is that this hurts colour-variant
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import torch
@@ -41,24 +42,10 @@ class SimCLRModule(EmbeddingModule):
         self.config: SimCLRConfig = config
         self.projection_head = SimCLRProjectionHead(self.backbone.out_dim, config.hidden_dim, config.output_dim)
         self.criterion = NTXentLoss(temperature=config.temperature, gather_distributed=config.gather_distributed)
-        self.make_views = SimCLRViews(_sized(config.views, config.image_size))
+        self.make_views = SimCLRViews(dataclasses.replace(config.views, input_size=config.image_size))
 
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         x0, x1 = self.make_views(self.to_uint8_sized(batch["image"]))
         z = self.projection_head(self.backbone(self._prep(torch.cat([x0, x1]))))
         z0, z1 = z.chunk(2)
         return self.criterion(z0, z1), {}
-
-    def to_uint8_sized(self, images: torch.Tensor) -> torch.Tensor:
-        """Views take uint8 at the training size; resize only when the cache holds another size."""
-        size = self.config.image_size
-        if images.shape[-1] == size and images.shape[-2] == size:
-            return images
-        return (self.to_float(images) * 255).round().clamp(0, 255).to(torch.uint8)
-
-
-def _sized(views_cfg: SimCLRViewConfig, image_size: int) -> SimCLRViewConfig:
-    """The view config with ``input_size`` set to the model's image size (lightly's ``input_size``)."""
-    import dataclasses
-
-    return dataclasses.replace(views_cfg, input_size=image_size)

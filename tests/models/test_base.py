@@ -38,3 +38,19 @@ def test_validation_logs_recall_of_finite_embeddings(monkeypatch: pytest.MonkeyP
     module._val_products = [torch.arange(8)]
     module.on_validation_epoch_end()
     assert logged["val/recall@1"] == pytest.approx(1.0)
+
+
+def test_uint8_batches_reach_the_views_at_the_training_size() -> None:
+    """Every method's views take uint8 at ``image_size``: passed through when the cache holds that size, else
+    resized as ``to_float`` resizes (antialiased bilinear), rounded back to uint8."""
+    module = build_method("simclr", {"image_size": 32})
+    same = torch.randint(0, 256, (2, 3, 32, 32), dtype=torch.uint8)
+    assert module.to_uint8_sized(same) is same
+    larger = torch.randint(0, 256, (2, 3, 48, 48), dtype=torch.uint8)
+    out = module.to_uint8_sized(larger)
+    assert out.dtype == torch.uint8 and out.shape == (2, 3, 32, 32)
+    expected = torch.nn.functional.interpolate(larger.float() / 255, size=(32, 32), mode="bilinear",
+                                               align_corners=False, antialias=True)
+    assert (out.float() - expected * 255).abs().max() <= 0.5 + 1e-3
+    flat = torch.full((1, 3, 48, 48), 77, dtype=torch.uint8)
+    assert torch.equal(module.to_uint8_sized(flat), torch.full((1, 3, 32, 32), 77, dtype=torch.uint8))
