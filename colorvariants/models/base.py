@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
@@ -229,8 +228,3 @@ class EmbeddingModule(pl.LightningModule):
 
         sched = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
-
-    def trainable_summary(self) -> dict[str, int]:
-        """Parameter counts, for run reports."""
-        n = sum(int(np.prod(p.shape)) for p in self.parameters())
-        return {"parameters": n}

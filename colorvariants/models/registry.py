@@ -32,11 +32,6 @@ def _load_all() -> None:
         importlib.import_module(f"colorvariants.models.{mod}")
 
 
-def method_names() -> list[str]:
-    _load_all()
-    return sorted(METHODS)
-
-
 def get_method(name: str) -> type[EmbeddingModule]:
     """The module class of a method; unknown names raise ``ValueError`` listing the known ones."""
     _load_all()

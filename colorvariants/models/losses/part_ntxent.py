@@ -31,8 +31,3 @@ class PartNTXentLoss(nn.Module):
         if len(view_a) != len(view_b) or not view_a:
             raise ValueError(f"need the same non-zero number of parts per view, got {len(view_a)} and {len(view_b)}")
         return torch.stack([self.criterion(a, b) for a, b in zip(view_a, view_b)]).mean()
-
-    def per_part(self, view_a: Sequence[torch.Tensor], view_b: Sequence[torch.Tensor]) -> list[float]:
-        """Each part's loss (for logging which part is hardest)."""
-        with torch.no_grad():
-            return [float(self.criterion(a, b)) for a, b in zip(view_a, view_b)]
