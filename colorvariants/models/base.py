@@ -65,6 +65,7 @@ class EmbeddingModule(pl.LightningModule):
         self.time_budget_s: float | None = None  # set by fit(): the LR schedule then also ends at the deadline
         self._fit_start: float | None = None
         self.compile_seconds: float | None = None  # how long compiling took (config.compile), for reports
+        self._schedule_total: int | None = None  # schedule_total_steps of this fit (counted in configure_optimizers)
 
     # -- what a method defines ---------------------------------------------------------------------------
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
@@ -205,10 +206,16 @@ class EmbeddingModule(pl.LightningModule):
         return max(1, int(batches) // max(1, self.trainer.accumulate_grad_batches)) if math.isfinite(batches) else 1
 
     def schedule_total_steps(self) -> int:
-        """Steps the LR and momentum schedules span. With no epoch cap (only a time budget) the step count is
-        unknown: a long nominal horizon stands in, and ``schedule_progress`` follows the wall clock instead."""
+        """Steps the LR and momentum schedules span, counted once per fit (MoCo's momentum asks every step). With
+        no epoch cap (only a time budget) the step count is unknown: a long nominal horizon stands in, and
+        ``schedule_progress`` follows the wall clock instead."""
         if self._trainer is None:
             return 1
+        if self._schedule_total is None:
+            self._schedule_total = self._count_schedule_steps()
+        return self._schedule_total
+
+    def _count_schedule_steps(self) -> int:
         total = self.trainer.estimated_stepping_batches
         if math.isfinite(total):
             return max(1, int(total))
@@ -218,6 +225,7 @@ class EmbeddingModule(pl.LightningModule):
         opt_cfg = self.config.optimizer
         params = [p for p in self.parameters() if p.requires_grad]
         optimizer = build_optimizer(params, opt_cfg, self.batch_size_hint)
+        self._schedule_total = None  # called once per fit: count this fit's steps afresh
         total = self.schedule_total_steps()
         steps_per_epoch = self.steps_per_epoch()
         warmup = int(opt_cfg.warmup_epochs * steps_per_epoch)

@@ -122,6 +122,7 @@ def _stopped_by(trainer: pl.Trainer, cfg: TrainerConfig) -> str:
     cap = _epoch_cap(cfg)
     if cap >= 0 and trainer.current_epoch >= cap:
         return "epochs"
+    # Lightning's CallbackConnector sets Trainer.callbacks at runtime; the class does not declare it for mypy.
     timer = next((c for c in trainer.callbacks if isinstance(c, Timer)), None)  # type: ignore[attr-defined]
     if timer is not None and (timer.time_remaining("train") or 0.0) <= 0.0:
         return "time"
@@ -158,9 +159,10 @@ def fit(cfg: FitConfig, catalog: Catalog, run_dir: str | Path, *, resume: bool =
     With ``resume`` a killed run continues from ``RUN_DIR/checkpoints/last.ckpt``. Writes ``config.yaml``,
     Lightning checkpoints, ``logs/metrics.csv``, ``model.pt`` and ``summary.json`` under ``run_dir``.
     """
+    tcfg = cfg.trainer
+    max_epochs = _epoch_cap(tcfg)  # a run that would never end is refused before anything is written
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    tcfg = cfg.trainer
     if tcfg.threads:
         torch.set_num_threads(int(tcfg.threads))
     pl.seed_everything(tcfg.seed, workers=True, verbose=False)
@@ -187,7 +189,7 @@ def fit(cfg: FitConfig, catalog: Catalog, run_dir: str | Path, *, resume: bool =
         callbacks.append(ModelCheckpoint(dirpath=str(ckpt_dir), filename="step", save_last=True, save_top_k=0,
                                          every_n_train_steps=int(tcfg.checkpoint_every_n_steps)))
     trainer = pl.Trainer(
-        max_epochs=_epoch_cap(tcfg),
+        max_epochs=max_epochs,
         max_time={"minutes": tcfg.max_minutes} if tcfg.max_minutes else None,
         accelerator=tcfg.accelerator,
         devices=tcfg.devices,
@@ -219,7 +221,7 @@ def fit(cfg: FitConfig, catalog: Catalog, run_dir: str | Path, *, resume: bool =
                        train_seconds=throughput.train_seconds or wall,
                        images_per_second=throughput.images_per_second, val_metrics=val_metrics,
                        history=throughput.epochs, stopped_by=_stopped_by(trainer, tcfg),
-                       adjustments=dict(getattr(module, "adjustments", {})))
+                       adjustments=dict(module.adjustments))
     if trainer.is_global_zero:
         save_model(module, model_path, extra={"epochs": result.epochs})
         write_json(run_dir / "summary.json", {

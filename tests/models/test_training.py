@@ -121,6 +121,7 @@ def test_no_epoch_cap_and_no_time_budget_is_refused(tiny_manifest: Path, tmp_pat
     cfg.trainer.max_epochs = None
     with pytest.raises(ColorVariantsError, match="never end.*--max-minutes"):
         fit(cfg, Catalog.load(tiny_manifest), tmp_path / "run")
+    assert not (tmp_path / "run").exists()  # refused before anything is written
 
 
 def test_fit_cli_time_budget_alone_drops_the_yaml_epoch_cap() -> None:
