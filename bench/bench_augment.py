@@ -51,6 +51,7 @@ from colorvariants.data.augment import (  # noqa: E402
     SimCLRViews,
 )
 from colorvariants.models.backbones import create_backbone  # noqa: E402
+
 from _common import cpu_model, replace_section  # noqa: E402  (bench/ is on sys.path)
 
 SECTION = "## Augmentations"

@@ -48,6 +48,7 @@ from colorvariants.data.background import (  # noqa: E402
 from colorvariants.data.catalog import Catalog  # noqa: E402
 from colorvariants.data.images import load_rgb  # noqa: E402
 from colorvariants.data.synth import SynthConfig, scene, write_synthetic_catalog  # noqa: E402
+
 from _common import cpu_model, replace_section  # noqa: E402  (bench/ is on sys.path)
 
 SECTION = "## Background removal"
@@ -110,8 +111,8 @@ def run_backend(name: str, remover: BackgroundRemover, images: list[Any], truths
     for image in images:
         masks.append(remover.mask(image))
     seconds = time.perf_counter() - start
-    iou = np.array([mask_iou(m, t) for m, t in zip(masks, truths)])
-    boxes = np.array([box_iou(mask_bbox(m), mask_bbox(t)) for m, t in zip(masks, truths)])
+    iou = np.array([mask_iou(m, t) for m, t in zip(masks, truths, strict=True)])
+    boxes = np.array([box_iou(mask_bbox(m), mask_bbox(t)) for m, t in zip(masks, truths, strict=True)])
     return Result(name, iou, boxes, seconds)
 
 

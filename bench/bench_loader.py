@@ -42,6 +42,7 @@ sys.path.insert(0, str(REPO))
 from colorvariants.data.cache import ImageCache  # noqa: E402
 from colorvariants.data.catalog import Catalog  # noqa: E402
 from colorvariants.data.datamodule import CatalogDataModule, DataConfig  # noqa: E402
+
 from _common import cpu_model, replace_section  # noqa: E402  (bench/ is on sys.path)
 
 SECTION = "## Loader"

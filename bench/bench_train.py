@@ -60,6 +60,7 @@ from colorvariants.data.catalog import Catalog  # noqa: E402
 from colorvariants.data.datamodule import DataConfig  # noqa: E402
 from colorvariants.data.synth import SynthConfig, write_synthetic_catalog  # noqa: E402
 from colorvariants.models.training import FitConfig, TrainerConfig, _precision, fit  # noqa: E402
+
 from _common import EpochExtras, cpu_model, replace_section, time_steps  # noqa: E402  (bench/ on sys.path)
 
 SECTION = "## Training loop"

@@ -385,9 +385,9 @@ def warmup_steps(cfg: Any, batch_size: int) -> int:
 
 
 def check_fit(ctx: Context, method: str) -> dict[str, Any]:
-    from _common import EpochExtras
-
     from colorvariants.models.training import fit
+
+    from _common import EpochExtras
 
     catalog = ctx.require("catalog", "the catalog")
     cfg = fit_config(ctx.profile, method, ctx.cache_dir)
@@ -426,10 +426,11 @@ def step_batch_size(cfg: Any) -> int:
 
 def check_ceiling(ctx: Context, method: str) -> dict[str, Any]:
     import torch
-    from _common import time_steps
 
     from colorvariants.models.optim import build_optimizer
     from colorvariants.models.registry import build_method
+
+    from _common import time_steps
 
     p = ctx.profile
     cfg = fit_config(p, method, ctx.cache_dir)

@@ -16,7 +16,7 @@ import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 import numpy as np
 
@@ -219,10 +219,11 @@ def _reserve(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_open(dest: str | Path, mode: str = "wb") -> Iterator[BinaryIO]:
-    """Open a temporary file for writing that replaces ``dest`` only when the block ends without error."""
+def atomic_open(dest: str | Path, mode: str = "wb") -> Iterator[IO[Any]]:
+    """Open a temporary file for writing (binary or text, as ``mode`` says) that replaces ``dest`` only when the
+    block ends without error."""
     with atomic_path(dest) as tmp, open(tmp, mode) as fh:
-        yield fh  # type: ignore[misc]
+        yield fh
 
 
 def write_json(dest: str | Path, obj: Any) -> None:

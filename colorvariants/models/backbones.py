@@ -53,7 +53,7 @@ def _small_stem(model: tv_models.ResNet) -> None:
     """
     model.conv1 = nn.Conv2d(3, model.conv1.out_channels, kernel_size=3, stride=1, padding=1, bias=False)
     nn.init.kaiming_normal_(model.conv1.weight, mode="fan_out", nonlinearity="relu")
-    model.maxpool = nn.Identity()  # type: ignore[assignment]
+    model.maxpool = nn.Identity()
 
 
 class SmallMapSafeConv2d(nn.Conv2d):
@@ -89,10 +89,10 @@ def _torchvision_resnet(factory: Callable[..., tv_models.ResNet], small_stem: bo
     """
     model = factory(weights=None)
     out_dim = model.fc.in_features
-    model.fc = nn.Identity()  # type: ignore[assignment]
+    model.fc = nn.Identity()
     if small_stem:
         _small_stem(model)
-    model.out_dim = out_dim  # type: ignore[assignment]
+    model.out_dim = out_dim
     return model
 
 
@@ -128,12 +128,12 @@ def _timm_backbone(model_name: str, small_stem: bool) -> nn.Module:
         )
     timm = importlib.import_module("timm")
     try:
-        model: nn.Module = timm.create_model(model_name, pretrained=False, num_classes=0)
+        model = timm.create_model(model_name, pretrained=False, num_classes=0)  # timm is imported by name: Any
     except RuntimeError as exc:  # timm: "Unknown model (...)"
         raise ColorVariantsError(
             f"timm cannot build {model_name!r}: {exc}. Fix: pick a name from timm.list_models()."
         ) from exc
-    model.out_dim = int(model.num_features)  # type: ignore[assignment]
+    model.out_dim = int(model.num_features)
     return model
 
 

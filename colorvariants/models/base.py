@@ -11,7 +11,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import pytorch_lightning as pl
 import torch
@@ -48,6 +48,8 @@ class EmbeddingModule(pl.LightningModule):
 
     method_name: ClassVar[str] = ""
     config_class: ClassVar[type[BaseConfig]] = BaseConfig
+    pixel_mean: torch.Tensor  # buffers (register_buffer), typed for mypy
+    pixel_std: torch.Tensor
 
     def __init__(self, config: BaseConfig) -> None:
         super().__init__()
@@ -135,8 +137,8 @@ class EmbeddingModule(pl.LightningModule):
         products = torch.cat(self._val_products)
         self._val_embeddings, self._val_styles, self._val_products = [], [], []
         if self.trainer is not None and self.trainer.world_size > 1:
-            emb, styles, products = (self.all_gather(t.to(self.device)).flatten(0, 1).cpu()
-                                     for t in (emb, styles, products))
+            emb, styles, products = (cast(torch.Tensor, self.all_gather(t.to(self.device))).flatten(0, 1).cpu()
+                                     for t in (emb, styles, products))  # a tensor in, a tensor out
         from colorvariants.metrics.retrieval import exact_protocol_metrics
 
         if not bool(torch.isfinite(emb).all()):

@@ -136,7 +136,7 @@ class CVSSLModule(EmbeddingModule):
             head = self.projection_heads[0]
             z = head(torch.cat(feats))
             return list(z.chunk(len(feats)))
-        return [head(f) for head, f in zip(self.projection_heads, feats)]
+        return [head(f) for head, f in zip(self.projection_heads, feats, strict=True)]
 
     def compute_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         images = batch["image"]

@@ -77,7 +77,7 @@ class MoCoV2Module(EmbeddingModule):
         """Cap the memory bank below the number of training images (lightly's 4096 assumes a large dataset)."""
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         n_train = len(getattr(datamodule, "train_rows", ()))
-        if stage != "fit" or not n_train:
+        if datamodule is None or stage != "fit" or not n_train:
             return
         per_step = int(datamodule.config.batch_size) * (self.trainer.world_size if self.config.gather_distributed else 1)
         size = capped_bank_size(self.config.memory_bank_size, n_train, per_step, self.config.memory_bank_max_fraction)

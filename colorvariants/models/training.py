@@ -10,6 +10,7 @@ import os
 import time
 import warnings
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -179,25 +180,25 @@ def fit(cfg: FitConfig, catalog: Catalog, run_dir: str | Path, *, resume: bool =
 
     throughput = Throughput()
     ckpt_dir = run_dir / "checkpoints"
-    callbacks: list[pl.Callback] = [
+    all_callbacks: list[pl.Callback] = [
         ModelCheckpoint(dirpath=str(ckpt_dir), filename="epoch={epoch}", auto_insert_metric_name=False,
                         save_last=True, save_top_k=1, every_n_epochs=1),
         throughput,
         *(callbacks or []),
     ]
     if tcfg.checkpoint_every_n_steps:
-        callbacks.append(ModelCheckpoint(dirpath=str(ckpt_dir), filename="step", save_last=True, save_top_k=0,
+        all_callbacks.append(ModelCheckpoint(dirpath=str(ckpt_dir), filename="step", save_last=True, save_top_k=0,
                                          every_n_train_steps=int(tcfg.checkpoint_every_n_steps)))
     trainer = pl.Trainer(
         max_epochs=max_epochs,
-        max_time={"minutes": tcfg.max_minutes} if tcfg.max_minutes else None,
+        max_time=timedelta(minutes=tcfg.max_minutes) if tcfg.max_minutes else None,
         accelerator=tcfg.accelerator,
         devices=tcfg.devices,
         num_nodes=tcfg.num_nodes,
         strategy=tcfg.strategy,
         precision=_precision(tcfg),  # type: ignore[arg-type]
         logger=_loggers(tcfg, run_dir),
-        callbacks=callbacks,
+        callbacks=all_callbacks,
         log_every_n_steps=tcfg.log_every_n_steps,
         enable_progress_bar=tcfg.progress_bar,
         enable_model_summary=False,

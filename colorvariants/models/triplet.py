@@ -8,7 +8,7 @@ already teach colour invariance (the positives *are* colour variants).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 import torch
 from torch import nn
@@ -51,7 +51,7 @@ class TripletModule(EmbeddingModule):
     def __init__(self, config: TripletConfig) -> None:
         super().__init__(config)
         self.config: TripletConfig = config
-        self.head = nn.Linear(self.backbone.out_dim, config.embedding_dim)
+        self.head = nn.Linear(cast(int, self.backbone.out_dim), config.embedding_dim)  # set by create_backbone
         self.criterion = TripletLoss(margin=config.margin, mining=config.mining)
 
     def views(self, images: torch.Tensor) -> torch.Tensor:

@@ -68,7 +68,7 @@ class TestPartNTXentLoss:
         parts_a = [torch.randn(4, 6) for _ in range(3)]
         parts_b = [torch.randn(4, 6) for _ in range(3)]
         loss = PartNTXentLoss(temperature=0.5, gather_distributed=False)
-        expected = sum(_ntxent_reference(a, b, 0.5) for a, b in zip(parts_a, parts_b)) / 3
+        expected = sum(_ntxent_reference(a, b, 0.5) for a, b in zip(parts_a, parts_b, strict=True)) / 3
         assert float(loss(parts_a, parts_b)) == pytest.approx(expected, rel=1e-4)
 
     def test_aligned_views_score_lower_than_shuffled(self) -> None:

@@ -32,10 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _build(args: argparse.Namespace) -> int:
     """Build an index, tune it to the target recall, save it; print kind, params, build time, fidelity."""
+    from colorvariants.outputs import claim
     from colorvariants.retrieval.index import build_index
     from colorvariants.retrieval.store import EmbeddingSet
-
-    from colorvariants.outputs import claim
 
     with claim(args.out, "index"):
         es = EmbeddingSet.load(args.embeddings)
@@ -64,10 +63,9 @@ def _build(args: argparse.Namespace) -> int:
 
 def _add(args: argparse.Namespace) -> int:
     """Append the new embeddings' vectors and ids to the index and rewrite its files atomically."""
+    from colorvariants.outputs import claim
     from colorvariants.retrieval.index import add, load_index
     from colorvariants.retrieval.store import EmbeddingSet
-
-    from colorvariants.outputs import claim
 
     with claim(args.index, "index", flag="--index"):
         new = EmbeddingSet.load(args.embeddings)

@@ -18,7 +18,7 @@ def _rgb(text: str) -> tuple[int, int, int]:
         raise argparse.ArgumentTypeError(f"{text!r} is not R,G,B (e.g. 255,255,255)") from None
     if len(values) != 3:
         raise argparse.ArgumentTypeError(f"{text!r} is not R,G,B (e.g. 255,255,255)")
-    return values  # type: ignore[return-value]
+    return values
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -30,4 +30,4 @@ class PartNTXentLoss(nn.Module):
     def forward(self, view_a: Sequence[torch.Tensor], view_b: Sequence[torch.Tensor]) -> torch.Tensor:
         if len(view_a) != len(view_b) or not view_a:
             raise ValueError(f"need the same non-zero number of parts per view, got {len(view_a)} and {len(view_b)}")
-        return torch.stack([self.criterion(a, b) for a, b in zip(view_a, view_b)]).mean()
+        return torch.stack([self.criterion(a, b) for a, b in zip(view_a, view_b, strict=True)]).mean()
