@@ -27,7 +27,14 @@ import pandas as pd
 from colorvariants.errors import EmbeddingError, ManifestError
 from colorvariants.metrics.retrieval import DEFAULT_KS, average_precision_at_r
 from colorvariants.retrieval.index.auto import default_memory_budget, parse_memory
-from colorvariants.retrieval.index.base import add_in_batches, exact_knn, gpu_count, iter_unit_batches, to_gpu
+from colorvariants.retrieval.index.base import (
+    add_in_batches,
+    exact_knn,
+    gpu_count,
+    iter_unit_batches,
+    to_gpu,
+    with_offsets,
+)
 from colorvariants.retrieval.store import EmbeddingSet, chunk_rows_for
 
 log = logging.getLogger(__name__)
@@ -244,8 +251,7 @@ def evaluate_embeddings(
         q_rows = queries[sel]
         xq = next(iter_unit_batches(es.vectors[q_rows], batch_rows=len(q_rows), normalized=es.normalized))
         if stream:
-            _, nbr = exact_knn(lambda: _offset_blocks(es.vectors, es.normalized), xq, k,
-                               use_gpu=gpu and k <= GPU_MAX_K)
+            _, nbr = exact_knn(lambda: _gallery_blocks(es), xq, k, use_gpu=gpu and k <= GPU_MAX_K)
         else:
             index = gpu_index if gpu_index is not None and k <= GPU_MAX_K else cpu_index
             _, nbr = index.search(xq, k)
@@ -300,11 +306,10 @@ def _reranked_scores(
     return first, ap, seconds
 
 
-def _offset_blocks(vectors: np.ndarray, normalized: bool) -> Iterator[tuple[int, np.ndarray]]:
+def _gallery_blocks(es: EmbeddingSet) -> Iterator[tuple[int, np.ndarray]]:
     """``(first row, unit rows)`` blocks of the gallery, each at most ``CHUNK_BYTES``."""
-    rows = chunk_rows_for(vectors.shape[1])
-    for start in range(0, vectors.shape[0], rows):
-        yield start, next(iter_unit_batches(vectors[start : start + rows], batch_rows=rows, normalized=normalized))
+    rows = chunk_rows_for(es.dim)
+    return with_offsets(iter_unit_batches(es.vectors, batch_rows=rows, normalized=es.normalized))
 
 
 def _score_batch(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import faiss
@@ -29,6 +29,7 @@ from colorvariants.retrieval.index.base import (
     to_cpu,
     to_gpu,
     use_gpu_for,
+    with_offsets,
 )
 from colorvariants.retrieval.index.io import IndexBundle
 from colorvariants.retrieval.store import STRING_ID_COLUMNS, EmbeddingSet, normalize_rows
@@ -110,7 +111,7 @@ def build_index(
     t1 = time.perf_counter()
     fidelity = tune_and_measure(
         index, kind_obj, build_params,
-        base_batches=lambda: _offset_batches(vectors, normalized),
+        base_batches=lambda: with_offsets(iter_unit_batches(vectors, normalized=normalized)),
         sample=lambda rows: _rows(vectors, rows, normalized),
         n=n, target_recall=target_recall, n_queries=fidelity_queries, seed=seed + 1,
     )
@@ -200,10 +201,3 @@ def _train(
 def _rows(vectors: np.ndarray, rows: np.ndarray, normalized: bool) -> np.ndarray:
     block = np.asarray(vectors[np.asarray(rows, dtype=np.int64)], dtype=np.float32)
     return block if normalized else normalize_rows(block)
-
-
-def _offset_batches(vectors: np.ndarray, normalized: bool) -> Iterator[tuple[int, np.ndarray]]:
-    offset = 0
-    for block in iter_unit_batches(vectors, normalized=normalized):
-        yield offset, block
-        offset += block.shape[0]

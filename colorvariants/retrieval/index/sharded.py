@@ -19,7 +19,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -38,6 +38,7 @@ from colorvariants.retrieval.index.base import (
     to_cpu,
     to_gpu,
     use_gpu_for,
+    with_offsets,
 )
 from colorvariants.retrieval.index.build import CARRIED_META, training_rows
 from colorvariants.retrieval.index.io import IndexBundle
@@ -144,7 +145,9 @@ def build_sharded_ivfpq(
         t2 = time.perf_counter()
         fidelity = tune_and_measure(
             merged, kind, build_params,
-            base_batches=lambda: _shard_batches(shards),
+            base_batches=lambda: with_offsets(
+                block for s in shards for block in iter_unit_batches(s.vectors, normalized=s.normalized)
+            ),
             sample=sample, n=n, target_recall=target_recall, n_queries=fidelity_queries, seed=seed + 1,
         )
     finally:
@@ -189,11 +192,3 @@ def _fill_shard(trained_path: str, shard_path: str, out_path: str, threads: int 
     add_in_batches(index, shard.vectors, normalized=shard.normalized)
     faiss.write_index(index, out_path)
     return int(index.ntotal)
-
-
-def _shard_batches(shards: Sequence[EmbeddingSet]) -> Iterator[tuple[int, np.ndarray]]:
-    offset = 0
-    for shard in shards:
-        for block in iter_unit_batches(shard.vectors, normalized=shard.normalized):
-            yield offset, block
-            offset += block.shape[0]
