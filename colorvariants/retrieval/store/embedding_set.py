@@ -1,19 +1,10 @@
-"""The embedding store: an ``EmbeddingSet`` is vectors + the id table of their images + metadata, as a folder.
+"""The embedding set: vectors + the id table of their images + metadata, validated, saved and loaded as a folder.
 
 Layout (docs/ARCHITECTURE.md, "Embedding set")::
 
     E/embeddings.npy   float32 (N, D), rows L2-normalised
     E/ids.parquet      one row per vector, same order: image_path, product_id (+ style_id, split, ...)
     E/meta.json        format, version, dim, count (+ method, checkpoint, ...); written last
-
-Every file is written atomically and ``meta.json`` last (it is removed first when a set is overwritten), so
-a folder without ``meta.json`` is an unfinished write and never loads. ``load`` memory-maps the vectors by
-default, so a million-row set costs no RAM until it is read, and validates them (NaN/inf and zero rows,
-counts, version) in bounded-memory chunks.
-
->>> es = EmbeddingSet(vectors, ids, {"method": "cvssl"})   # doctest: +SKIP
->>> es.save("runs/x/embeddings")                            # doctest: +SKIP
->>> es = EmbeddingSet.load("runs/x/embeddings")             # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -22,14 +13,14 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from colorvariants.errors import EmbeddingError
-from colorvariants.io import atomic_path, create_npy, process_temp_path, write_json
+from colorvariants.io import atomic_path, create_npy, write_json
+from colorvariants.retrieval.store.vectors import VectorCheck, check_vectors, normalize_rows
 
 FORMAT = "colorvariants.embeddings"
 VERSION = 1
@@ -41,72 +32,6 @@ REQUIRED_ID_COLUMNS = ("image_path", "product_id")
 STRING_ID_COLUMNS = ("image_path", "product_id", "style_id", "color", "split", "mask_path")
 # Keys of meta.json the store owns; user metadata cannot override them.
 RESERVED_META_KEYS = ("format", "version", "dim", "count", "dtype", "normalized", "files")
-# Bytes of float32 rows per chunk when scanning or normalising vectors (a few temporaries of this size exist at
-# once): bounded by bytes, not rows, so 2048-d vectors cost no more memory than 128-d ones.
-CHUNK_BYTES = 16 * 2**20
-CHUNK_ROWS = 65_536  # at most this many rows per chunk
-
-
-def chunk_rows_for(dim: int, max_rows: int = CHUNK_ROWS) -> int:
-    """Rows per chunk so that one float32 chunk of ``dim``-d rows stays within ``CHUNK_BYTES``."""
-    return max(1, min(max_rows, CHUNK_BYTES // (4 * max(dim, 1))))
-# A row counts as L2-normalised when its norm is within this of 1 (float32 rounding of 2048-d sums is below).
-NORM_TOLERANCE = 1e-3
-
-
-def normalize_rows(
-    x: np.ndarray, *, out: np.ndarray | None = None, chunk_rows: int = CHUNK_ROWS
-) -> np.ndarray:
-    """L2-normalise the rows of ``x`` into float32: a new array unless ``out`` is given (``out=x``: in place).
-
-    Works chunk by chunk so a memory-mapped ``x`` is never loaded whole. Zero rows stay zero (their cosine
-    with anything is 0); ``EmbeddingSet`` refuses them earlier with a message.
-    """
-    x = np.asarray(x) if not isinstance(x, np.memmap) else x
-    if x.ndim != 2:
-        raise ValueError(f"normalize_rows expects (N, D); got shape {x.shape}")
-    if out is None:
-        out = np.empty(x.shape, dtype=np.float32)
-    elif out.shape != x.shape:
-        raise ValueError(f"out has shape {out.shape}, x {x.shape}")
-    chunk_rows = chunk_rows_for(x.shape[1], chunk_rows)
-    for start in range(0, x.shape[0], chunk_rows):
-        block = np.asarray(x[start : start + chunk_rows], dtype=np.float32)
-        norms = np.linalg.norm(block, axis=1, keepdims=True)
-        out[start : start + chunk_rows] = block / np.where(norms > 0, norms, 1.0)
-    return out
-
-
-@dataclass(frozen=True)
-class VectorCheck:
-    """What a scan of the vectors found: NaN/inf rows, all-zero rows, and whether every row has norm 1."""
-
-    nonfinite_rows: np.ndarray
-    zero_rows: np.ndarray
-    normalized: bool
-
-    @property
-    def ok(self) -> bool:
-        return self.nonfinite_rows.size == 0 and self.zero_rows.size == 0
-
-
-def check_vectors(vectors: np.ndarray, chunk_rows: int = CHUNK_ROWS) -> VectorCheck:
-    """Scan vectors chunk by chunk for NaN/inf rows, zero rows and unit norm (bounded memory on memmaps)."""
-    nonfinite: list[np.ndarray] = []
-    zero: list[np.ndarray] = []
-    normalized = True
-    chunk_rows = chunk_rows_for(vectors.shape[1] if vectors.ndim == 2 else 1, chunk_rows)
-    for start in range(0, vectors.shape[0], chunk_rows):
-        block = np.asarray(vectors[start : start + chunk_rows], dtype=np.float32)
-        finite = np.isfinite(block).all(axis=1)
-        nonfinite.append(np.flatnonzero(~finite) + start)
-        norms = np.linalg.norm(np.where(finite[:, None], block, 0.0), axis=1)
-        zero.append(np.flatnonzero(finite & (norms == 0)) + start)
-        if normalized and finite.all() and np.abs(norms - 1.0).max(initial=0.0) > NORM_TOLERANCE:
-            normalized = False
-    nf = np.concatenate(nonfinite) if nonfinite else np.zeros(0, dtype=np.int64)
-    zr = np.concatenate(zero) if zero else np.zeros(0, dtype=np.int64)
-    return VectorCheck(nf.astype(np.int64), zr.astype(np.int64), normalized and nf.size == 0 and zr.size == 0)
 
 
 @dataclass
@@ -292,18 +217,7 @@ class EmbeddingSet:
             del out
             ids_for_disk(self.ids).to_parquet(tmp_ids, index=False)
             (directory / META_FILE).unlink(missing_ok=True)
-        meta = {k: v for k, v in self.meta.items() if k not in RESERVED_META_KEYS}
-        meta = {
-            "format": FORMAT,
-            "version": VERSION,
-            "dim": self.dim,
-            "count": self.count,
-            "dtype": "float32",
-            "normalized": True,
-            "files": {IDS_FILE: (directory / IDS_FILE).stat().st_size},
-            **meta,
-        }
-        write_json(directory / META_FILE, meta)
+        meta = write_set_meta(directory, self.dim, self.count, self.meta)
         # The file holds normalised rows; the in-memory vectors are unchanged, so keep what the scan found.
         self.meta = {**meta, "normalized": check.normalized}
         return directory
@@ -376,109 +290,24 @@ class EmbeddingSet:
         return es
 
 
-class EmbeddingWriter:
-    """Write an embedding set batch by batch into a memory-mapped file, then finalise it atomically.
+def write_set_meta(directory: Path, dim: int, count: int, meta: dict[str, Any]) -> dict[str, Any]:
+    """Write the finished set's ``meta.json`` (the last file of a save) and return it.
 
-    For exports larger than RAM: rows go straight to disk; ``close`` validates (NaN/inf, zero rows, every row
-    written), normalises in place, renames the file into place and writes ``ids.parquet`` then ``meta.json``.
-    Used as a context manager, an exception discards the partial file and leaves the folder as it was.
-
-    >>> with EmbeddingWriter("E", count=len(ids), dim=128, ids=ids) as w:  # doctest: +SKIP
-    ...     for start, batch in batches:
-    ...         w.write(start, batch)
+    The store's own keys (``RESERVED_META_KEYS``) come first and cannot be overridden by the free ``meta``;
+    ``ids.parquet`` must already be in place, since its byte size is recorded.
     """
-
-    def __init__(
-        self,
-        directory: str | Path,
-        count: int,
-        dim: int,
-        ids: pd.DataFrame,
-        meta: dict[str, Any] | None = None,
-    ) -> None:
-        if len(ids) != count:
-            raise EmbeddingError(f"EmbeddingWriter: {len(ids)} id rows for count={count}.")
-        self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self.ids = ids.reset_index(drop=True)
-        self.meta = dict(meta or {})
-        # unique per process: two writers of one folder never share a temp file (the folder lock refuses the second)
-        self._partial = process_temp_path(self.directory / f"{EMBEDDINGS_FILE}.partial", suffix=".npy")
-        self._array: np.memmap | None = create_npy(self._partial, np.float32, (count, dim))
-        self._written = np.zeros(count, dtype=bool)
-
-    def write(self, start: int, batch: np.ndarray) -> None:
-        """Write rows ``start .. start + len(batch)`` (any order, any batch size)."""
-        if self._array is None:
-            raise EmbeddingError("EmbeddingWriter: write after close.")
-        batch = np.asarray(batch, dtype=np.float32)
-        end = start + batch.shape[0]
-        n, d = self._array.shape
-        if start < 0 or end > n or batch.ndim != 2 or batch.shape[1] != d:
-            raise EmbeddingError(
-                f"EmbeddingWriter: batch {batch.shape} at row {start} does not fit {self._array.shape}."
-            )
-        self._array[start:end] = batch
-        self._written[start:end] = True
-
-    def close(self) -> EmbeddingSet:
-        """Finalise: every row must have been written; returns the saved set (memory-mapped)."""
-        if self._array is None:
-            raise EmbeddingError("EmbeddingWriter: closed twice.")
-        missing = np.flatnonzero(~self._written)
-        if missing.size:
-            self.abort()
-            raise EmbeddingError(
-                f"EmbeddingWriter: {missing.size} rows never written (first: {missing[:10].tolist()}). "
-                "Fix: write every row before closing."
-            )
-        es = EmbeddingSet(self._array, self.ids, self.meta)
-        try:
-            es.validate(source=self.directory)
-        except EmbeddingError:
-            self.abort()
-            raise
-        normalize_rows(self._array, out=self._array)
-        self._array.flush()
-        del es
-        self._array = None
-        with atomic_path(self.directory / EMBEDDINGS_FILE, suffix=".npy") as tmp_npy, \
-                atomic_path(self.directory / IDS_FILE, suffix=".parquet") as tmp_ids:
-            ids_for_disk(self.ids).to_parquet(tmp_ids, index=False)
-            (self.directory / META_FILE).unlink(missing_ok=True)
-            self._partial.replace(tmp_npy)
-        count = int(self._written.size)
-        dim = int(np.load(self.directory / EMBEDDINGS_FILE, mmap_mode="r").shape[1])
-        meta = {
-            "format": FORMAT,
-            "version": VERSION,
-            "dim": dim,
-            "count": count,
-            "dtype": "float32",
-            "normalized": True,
-            "files": {IDS_FILE: (self.directory / IDS_FILE).stat().st_size},
-            **{k: v for k, v in self.meta.items() if k not in RESERVED_META_KEYS},
-        }
-        write_json(self.directory / META_FILE, meta)
-        out = EmbeddingSet.load(self.directory, check=False)
-        out.checked = True  # validated above, before normalising
-        return out
-
-    def abort(self) -> None:
-        """Discard the partial file; the folder keeps whatever finished set it held before."""
-        self._array = None
-        self._partial.unlink(missing_ok=True)
-
-    def __enter__(self) -> EmbeddingWriter:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if exc_type is not None:
-            self.abort()
-        elif self._array is not None:
-            self.close()
+    out = {
+        "format": FORMAT,
+        "version": VERSION,
+        "dim": dim,
+        "count": count,
+        "dtype": "float32",
+        "normalized": True,
+        "files": {IDS_FILE: (directory / IDS_FILE).stat().st_size},
+        **{k: v for k, v in meta.items() if k not in RESERVED_META_KEYS},
+    }
+    write_json(directory / META_FILE, out)
+    return out
 
 
 def _read_meta(directory: Path) -> dict[str, Any]:
