@@ -13,7 +13,6 @@ writes before the index is used.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import pandas as pd
 
 from colorvariants.errors import EmbeddingError, IndexFileError
 from colorvariants.io import atomic_path, write_json
+from colorvariants.metafile import META_FILE, MetaFormat, read_meta
 from colorvariants.retrieval.index.base import INDEX_KINDS, search_in_batches
 from colorvariants.retrieval.store import check_vectors, ids_for_disk
 
@@ -31,8 +31,12 @@ FORMAT = "colorvariants.index"
 VERSION = 1
 INDEX_FILE = "index.faiss"
 IDS_FILE = "ids.parquet"
-META_FILE = "meta.json"
 METRIC = "inner_product"
+INDEX_META = MetaFormat(
+    FORMAT, VERSION, "index", IndexFileError,
+    writer="`colorvariants index build`", unfinished="a build stopped before its last step",
+    other="an embedding set?",
+)
 
 
 @dataclass
@@ -116,8 +120,7 @@ class IndexBundle:
             (directory / META_FILE).unlink(missing_ok=True)
         reserved = ("format", "version", "kind", "dim", "count", "metric", "files")
         meta = {
-            "format": FORMAT,
-            "version": VERSION,
+            **INDEX_META.header(),
             "kind": self.kind,
             "dim": self.dim,
             "count": self.count,
@@ -146,30 +149,7 @@ def load_index(directory: str | Path, *, expected_dim: int | None = None) -> Ind
     """
     directory = Path(directory)
     meta_path = directory / META_FILE
-    if not directory.is_dir():
-        raise IndexFileError(
-            f"{directory}: no such index folder. Fix: build one with `colorvariants index build`."
-        )
-    if not meta_path.is_file():
-        raise IndexFileError(
-            f"{directory}: no meta.json, so the index is unfinished (a build stopped before its last step) "
-            "or this is not an index folder. Fix: rerun `colorvariants index build`."
-        )
-    try:
-        meta = json.loads(meta_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise IndexFileError(f"{meta_path}: not valid JSON ({exc}). Fix: rebuild the index.") from exc
-    found = meta.get("format") if isinstance(meta, dict) else None
-    if found != FORMAT:
-        raise IndexFileError(
-            f"{meta_path}: format {found!r} is not {FORMAT!r}; this is not an index folder (an embedding "
-            "set?). Fix: pass the folder `index build` wrote."
-        )
-    if meta.get("version") != VERSION:
-        raise IndexFileError(
-            f"{meta_path}: index version {meta.get('version')!r}; this colorvariants reads version "
-            f"{VERSION}. Fix: rebuild the index with `colorvariants index build`."
-        )
+    meta = read_meta(directory, INDEX_META)
     if meta.get("metric") != METRIC or meta.get("kind") not in INDEX_KINDS:
         raise IndexFileError(
             f"{meta_path}: metric {meta.get('metric')!r} / kind {meta.get('kind')!r} unknown (expected "

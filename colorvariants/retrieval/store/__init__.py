@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from colorvariants.retrieval.store.embedding_set import (
     EMBEDDINGS_FILE,
+    EMBEDDINGS_META,
     FORMAT,
     IDS_FILE,
     META_FILE,
@@ -49,6 +50,7 @@ __all__ = [
     "CHUNK_BYTES",
     "CHUNK_ROWS",
     "EMBEDDINGS_FILE",
+    "EMBEDDINGS_META",
     "FORMAT",
     "IDS_FILE",
     "META_FILE",

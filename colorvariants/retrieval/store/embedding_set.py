@@ -9,7 +9,6 @@ Layout (docs/ARCHITECTURE.md, "Embedding set")::
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,13 +19,17 @@ import pandas as pd
 
 from colorvariants.errors import EmbeddingError
 from colorvariants.io import atomic_path, create_npy, write_json
+from colorvariants.metafile import META_FILE, MetaFormat, read_meta
 from colorvariants.retrieval.store.vectors import VectorCheck, check_vectors, normalize_rows
 
 FORMAT = "colorvariants.embeddings"
 VERSION = 1
 EMBEDDINGS_FILE = "embeddings.npy"
 IDS_FILE = "ids.parquet"
-META_FILE = "meta.json"
+EMBEDDINGS_META = MetaFormat(
+    FORMAT, VERSION, "embedding set", EmbeddingError,
+    writer="`colorvariants embed`", unfinished="an export stopped before its last step", other="an index folder?",
+)
 REQUIRED_ID_COLUMNS = ("image_path", "product_id")
 # Columns written as strings: ids stay ids ("007" is not 7), as in the manifest.
 STRING_ID_COLUMNS = ("image_path", "product_id", "style_id", "color", "split", "mask_path")
@@ -237,11 +240,7 @@ class EmbeddingSet:
                 version, counts or dims that disagree between files, NaN/inf or zero rows. Each names the fix.
         """
         directory = Path(directory)
-        if not directory.is_dir():
-            raise EmbeddingError(
-                f"{directory}: no such embedding set folder. Fix: pass the folder `embed` wrote."
-            )
-        meta = _read_meta(directory)
+        meta = read_meta(directory, EMBEDDINGS_META, counts=("dim", "count"))
         npy = directory / EMBEDDINGS_FILE
         ids_path = directory / IDS_FILE
         for path in (npy, ids_path):
@@ -297,8 +296,7 @@ def write_set_meta(directory: Path, dim: int, count: int, meta: dict[str, Any]) 
     ``ids.parquet`` must already be in place, since its byte size is recorded.
     """
     out = {
-        "format": FORMAT,
-        "version": VERSION,
+        **EMBEDDINGS_META.header(),
         "dim": dim,
         "count": count,
         "dtype": "float32",
@@ -308,35 +306,6 @@ def write_set_meta(directory: Path, dim: int, count: int, meta: dict[str, Any]) 
     }
     write_json(directory / META_FILE, out)
     return out
-
-
-def _read_meta(directory: Path) -> dict[str, Any]:
-    path = directory / META_FILE
-    if not path.is_file():
-        raise EmbeddingError(
-            f"{directory}: no meta.json, so the embedding set is unfinished (an export stopped before its "
-            "last step) or this is not an embedding set folder. Fix: rerun the export into this folder."
-        )
-    try:
-        meta = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise EmbeddingError(f"{path}: not valid JSON ({exc}). Fix: re-export the embedding set.") from exc
-    found = meta.get("format") if isinstance(meta, dict) else None
-    if found != FORMAT:
-        raise EmbeddingError(
-            f"{path}: format {found!r} is not {FORMAT!r}; this is not an embedding set (an index "
-            "folder?). Fix: pass the folder written by `colorvariants embed`."
-        )
-    if meta.get("version") != VERSION:
-        raise EmbeddingError(
-            f"{path}: embedding set version {meta.get('version')!r}; this colorvariants reads version "
-            f"{VERSION}. Fix: re-export the embeddings with this version, or use the colorvariants version "
-            "that wrote them."
-        )
-    for key in ("dim", "count"):
-        if not isinstance(meta.get(key), int) or meta[key] < 0:
-            raise EmbeddingError(f"{path}: {key!r} missing or invalid. Fix: re-export the embedding set.")
-    return meta
 
 
 def ids_for_disk(ids: pd.DataFrame) -> pd.DataFrame:
