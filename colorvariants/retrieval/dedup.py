@@ -55,6 +55,7 @@ from colorvariants.retrieval.operating_point import (
     GroupingCurve,
     OperatingTarget,
     curve_thresholds,
+    refine,
 )
 from colorvariants.retrieval.rerank import (
     NO_RERANK,
@@ -235,8 +236,9 @@ class ColorVariantGroups:
             (default: ``OperatingTarget(precision=target_precision)``).
         curve: also measure the curve when a threshold is given (needs style labels).
         curve_points: thresholds on the curve; None = by size (every cut re-groups the whole set, with guards):
-            60 up to 50k images, 40 up to 200k, 12 beyond (each cut at 1M costs seconds; 60 log-spaced
-            ranks step about 1.2x in grouped pairs, fine enough to place an operating point).
+            60 up to 50k images, 40 up to 200k, 12 beyond (each cut at 1M costs seconds). The operating point
+            is then refined by bisection next to the chosen point (``operating_point.refine``), so a coarse
+            curve costs display detail, not the threshold.
     """
 
     k: int = 10
@@ -357,7 +359,10 @@ class ColorVariantGroups:
                     "include style_id for some styles (e.g. a labelled validation sample)."
                 )
             target = self.target or OperatingTarget(precision=self.target_precision)
-            curve.chosen = target.choose(curve)
+            t3 = time.perf_counter()
+            labelled = measure
+            refine(curve, target, merges.height, lambda t: labelled.point(groups_at, t))
+            timings["refine_s"] = time.perf_counter() - t3
             curve.criterion = target.describe()
             point = curve.points[curve.chosen]
             threshold = point.threshold
@@ -585,17 +590,19 @@ class _Measure:
         out["n_products_labelled"] = int(self.rows.size)
         return out
 
+    def point(self, groups_at: Any, t: float) -> CurvePoint:
+        """The groups cut at ``t``, measured."""
+        group = groups_at(float(t))
+        m = self.metrics(group) or {}
+        return CurvePoint(
+            threshold=float(t), pair_precision=m.get("pairwise_precision", 1.0),
+            pair_recall=m.get("pairwise_recall", 0.0), pair_f1=m.get("pairwise_f1", 0.0),
+            product_precision=m.get("product_precision", 1.0), product_recall=m.get("product_recall", 0.0),
+            n_groups=int(np.unique(group).size),
+        )
+
     def curve(self, name: str, groups_at: Any, thresholds: np.ndarray) -> GroupingCurve:
-        points = []
-        for t in thresholds:
-            group = groups_at(float(t))
-            m = self.metrics(group) or {}
-            points.append(CurvePoint(
-                threshold=float(t), pair_precision=m.get("pairwise_precision", 1.0),
-                pair_recall=m.get("pairwise_recall", 0.0), pair_f1=m.get("pairwise_f1", 0.0),
-                product_precision=m.get("product_precision", 1.0), product_recall=m.get("product_recall", 0.0),
-                n_groups=int(np.unique(group).size),
-            ))
+        points = [self.point(groups_at, t) for t in thresholds]
         return GroupingCurve(name, points, extra={"n_positive_pairs": self.n_pairs,
                                                   "n_products_labelled": int(self.rows.size)})
 
