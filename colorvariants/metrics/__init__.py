@@ -15,6 +15,7 @@ from colorvariants.metrics.grouping import (
 )
 from colorvariants.metrics.retrieval import (
     DEFAULT_KS,
+    DEFAULT_METRICS,
     average_precision_at_r,
     exact_protocol_metrics,
     map_at_r,
@@ -23,6 +24,7 @@ from colorvariants.metrics.retrieval import (
 
 __all__ = [
     "DEFAULT_KS",
+    "DEFAULT_METRICS",
     "PairCounts",
     "adjusted_rand_index",
     "average_precision_at_r",

@@ -48,6 +48,7 @@ import pandas as pd
 from colorvariants.errors import EmbeddingError, IndexFileError
 from colorvariants.io import atomic_path
 from colorvariants.metrics.grouping import group_size_distribution, grouping_metrics, product_precision_recall
+from colorvariants.retrieval.choices import GUARD_NAMES, Guard, IndexChoice, LinkageName, check_listed
 from colorvariants.retrieval.index.base import INDEX_KINDS, exact_knn, iter_unit_batches
 from colorvariants.retrieval.linkage import LINKAGES, components
 from colorvariants.retrieval.operating_point import (
@@ -75,12 +76,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # guard name -> (filter edges to mutual kNN, split groups wider than the diameter similarity)
-GUARDS: dict[str, tuple[bool, bool]] = {
+GUARDS: dict[Guard, tuple[bool, bool]] = {
     "none": (False, False),
     "mutual": (True, False),
     "diameter": (False, True),
     "both": (True, True),
 }
+for _guard in GUARDS:
+    check_listed(_guard, GUARD_NAMES, "chaining guard")
 # Entries of the (groups x size x size) similarity blocks computed at once: 8M float32 = 32 MB.
 _BLOCK_ENTRIES = 8_000_000
 
@@ -244,17 +247,17 @@ class ColorVariantGroups:
     k: int = 10
     threshold: float | None = None
     target_precision: float = 0.9
-    guard: str = "both"
+    guard: Guard = "both"
     diameter: float | None = None
     merge_products: bool = True
     max_exact_group: int = 2048
-    index_kind: str = "auto"
+    index_kind: IndexChoice = "auto"
     memory_budget: int | str | None = None
     batch_rows: int = 16_384
     edge_recall: float = 0.99
     tune_sample: int = 2000
     rerank: str | None = None
-    method: str = "components"
+    method: LinkageName = "components"
     target: OperatingTarget | None = None
     curve: bool = True
     curve_points: int | None = None
@@ -509,12 +512,12 @@ def find_groups(
     threshold: float | None = None,
     target_precision: float = 0.9,
     labels: Any = None,
-    guard: str = "both",
+    guard: Guard = "both",
     diameter: float | None = None,
     merge_products: bool = True,
     edge_recall: float = 0.99,
     rerank: str | None = None,
-    method: str = "components",
+    method: LinkageName = "components",
     target: OperatingTarget | None = None,
 ) -> GroupResult:
     """Colour-variant groups of an embedding set (see ``ColorVariantGroups`` for every argument)."""

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from colorvariants.errors import EmbeddingError
+from colorvariants.metrics.retrieval import DEFAULT_KS
 from colorvariants.retrieval.store import normalize_rows
 
 STATUS_COLUMN = "inshop_status"
@@ -40,7 +41,7 @@ def _checked_rows(x: np.ndarray, rows: np.ndarray, what: str) -> np.ndarray:
 def inshop_protocol_metrics(
     embeddings: np.ndarray,
     ids_frame: pd.DataFrame,
-    ks: Sequence[int] = (1, 5, 10, 20),
+    ks: Sequence[int] = DEFAULT_KS,
     *,
     item_column: str = "style_id",
     batch_size: int = 2048,

@@ -23,6 +23,7 @@ import pandas as pd
 
 from colorvariants.errors import EmbeddingError, ManifestError
 from colorvariants.metrics.retrieval import DEFAULT_KS
+from colorvariants.retrieval.choices import PROTOCOL_NAMES, ProtocolName, check_listed
 from colorvariants.retrieval.evaluate import attach_manifest, evaluate_embeddings
 from colorvariants.retrieval.inshop import STATUS_COLUMN, inshop_protocol_metrics
 from colorvariants.retrieval.store import EmbeddingSet
@@ -58,7 +59,7 @@ class ProtocolOptions:
 class Protocol:
     """One evaluation protocol: its description (written into metrics.json), its run, and its one-line summary."""
 
-    name: str
+    name: ProtocolName
     description: str
     evaluate: Callable[[EmbeddingSet, ProtocolOptions], dict[str, Any]]
     summary: Callable[[dict[str, Any], tuple[int, ...]], str]
@@ -69,6 +70,7 @@ PROTOCOLS: dict[str, Protocol] = {}
 
 def register_protocol(protocol: Protocol) -> Protocol:
     """Add ``protocol`` to ``PROTOCOLS`` under its name (twice is a programming error)."""
+    check_listed(protocol.name, PROTOCOL_NAMES, "evaluation protocol")
     if protocol.name in PROTOCOLS:
         raise ValueError(f"evaluation protocol {protocol.name!r} registered twice")
     PROTOCOLS[protocol.name] = protocol

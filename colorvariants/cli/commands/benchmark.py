@@ -7,6 +7,7 @@ from pathlib import Path
 
 from colorvariants.cli.common import add_catalog_arguments, load_catalog
 from colorvariants.cli.registry import register
+from colorvariants.metrics.retrieval import DEFAULT_METRICS
 
 
 def add_benchmark_arguments(p: argparse.ArgumentParser) -> None:
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
 
 def print_table(doc: dict) -> None:
     """The metrics table on the terminal."""
-    keys = ("recall@1", "recall@5", "recall@10", "recall@20", "map@r")
+    keys = DEFAULT_METRICS
     width = max([18, *(len(name) + 2 for name in doc["methods"])])
     print(f"{'method':<{width}}" + "".join(f"{k:>10}" for k in keys)
           + f"{'epochs':>8}{'train s':>9}{'img/s':>8}  stopped by")

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, TypeVar
 import faiss
 import numpy as np
 
+from colorvariants.retrieval.choices import INDEX_KIND_NAMES, IndexKindName, check_listed
 from colorvariants.retrieval.store import normalize_rows
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ BaseBatches = Callable[[], Iterator[tuple[int, np.ndarray]]]
 def register_index_kind(cls: K) -> K:
     """Class decorator: instantiate the kind and file it under ``cls.name`` in ``INDEX_KINDS``."""
     name = cls.name
+    check_listed(name, INDEX_KIND_NAMES, "index kind")
     if name in INDEX_KINDS:
         raise ValueError(f"index kind {name!r} registered twice")
     INDEX_KINDS[name] = cls()
@@ -48,7 +50,7 @@ class IndexKind(ABC):
         gpu_capable: whether faiss can train/add it on a GPU (HNSW cannot).
     """
 
-    name: ClassVar[str]
+    name: ClassVar[IndexKindName]
     search_param: ClassVar[str | None] = None
     gpu_capable: ClassVar[bool] = False
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from colorvariants.errors import EmbeddingError, IndexFileError
+from colorvariants.retrieval.choices import IndexChoice
 from colorvariants.retrieval.index.auto import AutoRule, choose_kind, parse_memory, tune_and_measure
 from colorvariants.retrieval.index.base import (
     INDEX_KINDS,
@@ -53,7 +54,7 @@ def training_rows(n: int, size: int, seed: int = 0) -> np.ndarray:
 
 def build_index(
     embedding_set: EmbeddingSet,
-    kind: str = "auto",
+    kind: IndexChoice = "auto",
     memory_budget: int | str | None = None,
     target_recall: float = 0.95,
     *,
