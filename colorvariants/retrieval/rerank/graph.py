@@ -17,9 +17,6 @@ import numpy as np
 
 from colorvariants.retrieval.index.base import drop_self, iter_unit_batches, with_offsets
 
-# The old name, still imported by retrieval/dedup.py.
-without_self = drop_self
-
 # Queries per FAISS search call when the graph is built: bounds the (batch x k) result block.
 GRAPH_BATCH_ROWS = 16_384
 
