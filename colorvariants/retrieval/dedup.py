@@ -424,9 +424,9 @@ class ColorVariantGroups:
             )
         target = self.target or OperatingTarget(precision=self.target_precision)
         with timer.stage("refine_s"):
-            refine(curve, target, grouper.merges.height, lambda t: measure.point(grouper, t))
+            chosen = refine(curve, target, grouper.merges.height, lambda t: measure.point(grouper, t))
         curve.criterion = target.describe()
-        point = curve.points[curve.chosen]
+        point = curve.points[chosen]
         return float(point.threshold), curve, measure.calibration(point, target)
 
     def _tune_for_edges(

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytorch_lightning as pl
@@ -23,7 +24,7 @@ import torch
 from pytorch_lightning.callbacks import BasePredictionWriter
 from torch.utils.data import Dataset, Sampler
 
-from colorvariants.data.cache import ImageCache
+from colorvariants.data.cache import Crop, ImageCache, OnError
 from colorvariants.data.catalog import Catalog
 from colorvariants.io import save_npy, write_json
 from colorvariants.models.base import EmbeddingModule
@@ -31,6 +32,9 @@ from colorvariants.models.checkpoint import load_model
 from colorvariants.models.fingerprint import model_fingerprint
 from colorvariants.outputs import OutputMismatchError, claim, is_worker_rank, producer_mismatch
 from colorvariants.retrieval.store import EMBEDDINGS_FILE, IDS_FILE, META_FILE, EmbeddingSet, EmbeddingWriter
+
+if TYPE_CHECKING:  # Lightning's precision names, for the type checker only (the Trainer checks them at run time)
+    from lightning_fabric.connector import _PRECISION_INPUT_STR
 
 SHARD_FORMAT = "shard-{:05d}.npy"
 PLAN_FILE = "plan.json"
@@ -45,10 +49,10 @@ class EmbedConfig:
     accelerator: str = "auto"
     devices: Any = 1
     strategy: str = "auto"
-    precision: str | None = None  # None: bf16-mixed on CUDA, 32-true on CPU
+    precision: _PRECISION_INPUT_STR | None = None  # None: bf16-mixed on CUDA, 32-true on CPU
     cache_dir: str | None = None
-    on_error: str = "raise"
-    crop: str = "none"
+    on_error: OnError = "raise"
+    crop: Crop = "none"
     progress: bool = True
     overwrite: bool = False  # start clean: remove whatever embedding set or shards the folder holds
 
@@ -88,7 +92,7 @@ class _ShardSampler(Sampler[int]):
             return torch.distributed.get_rank(), torch.distributed.get_world_size()
         return 0, 1
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[int]:
         rank, world = self._rank_world()
         return iter([i for i, item in enumerate(self.dataset.items) if item[0] % world == rank])
 
@@ -205,8 +209,11 @@ def clear_embedding_set(out_dir: Path) -> None:
 def _embed_claimed(model: EmbeddingModule | str | Path, catalog: Catalog, out_dir: Path,
                    cfg: EmbedConfig) -> EmbeddingSet:
     shard_dir = out_dir / "shards"
-    ckpt = str(model) if isinstance(model, (str, Path)) else None
-    module = load_model(model) if ckpt is not None else model
+    if isinstance(model, (str, Path)):
+        ckpt: str | None = str(model)
+        module = load_model(model)
+    else:
+        ckpt, module = None, model
     size = int(module.config.image_size)
     producer = producer_record(module, catalog, cfg)
     if cfg.overwrite and not is_worker_rank():  # DDP ranks re-run this function while rank 0 embeds
@@ -229,8 +236,8 @@ def _embed_claimed(model: EmbeddingModule | str | Path, catalog: Catalog, out_di
     if todo:
         dataset = _ShardBatches(cache.images, rows, cfg.shard_size, cfg.batch_size, todo)
         loader = torch.utils.data.DataLoader(dataset, batch_size=None, sampler=_ShardSampler(dataset))
-        precision = cfg.precision or ("bf16-mixed" if torch.cuda.is_available() and cfg.accelerator != "cpu"
-                                      else "32-true")
+        precision: _PRECISION_INPUT_STR = cfg.precision or (
+            "bf16-mixed" if torch.cuda.is_available() and cfg.accelerator != "cpu" else "32-true")
         trainer = pl.Trainer(accelerator=cfg.accelerator, devices=cfg.devices, strategy=cfg.strategy,
                              precision=precision, logger=False, enable_checkpointing=False,
                              enable_model_summary=False, enable_progress_bar=cfg.progress,

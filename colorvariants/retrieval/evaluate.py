@@ -28,6 +28,7 @@ from colorvariants.errors import EmbeddingError, ManifestError
 from colorvariants.metrics.retrieval import DEFAULT_KS, average_precision_at_r
 from colorvariants.retrieval.index.auto import default_memory_budget, parse_memory
 from colorvariants.retrieval.index.base import (
+    Search,
     add_in_batches,
     exact_knn,
     gpu_count,
@@ -228,12 +229,8 @@ def evaluate_embeddings(
     gpu = gpu_count() > 0 if use_gpu is None else bool(use_gpu and gpu_count() > 0)
     budget = parse_memory(memory_budget) if memory_budget is not None else default_memory_budget()
     stream = 4 * n * es.dim > budget
-    cpu_index = gpu_index = None
-    if not stream:
-        cpu_index = faiss.IndexFlatIP(es.dim)
-        add_in_batches(cpu_index, es.vectors, normalized=es.normalized)
-        gpu_index = to_gpu(cpu_index) if gpu else None
-    else:
+    search = _gallery_search(es, gpu, stream)
+    if stream:
         log.info("gallery of %d x %d exceeds the memory budget: streaming it per query batch", n, es.dim)
         batch_size = max(batch_size, 65_536)  # each batch is one pass over the vectors: fewer, larger batches
 
@@ -250,11 +247,7 @@ def evaluate_embeddings(
         k = int(depth[sel].max())
         q_rows = queries[sel]
         xq = next(iter_unit_batches(es.vectors[q_rows], batch_rows=len(q_rows), normalized=es.normalized))
-        if stream:
-            _, nbr = exact_knn(lambda: _gallery_blocks(es), xq, k, use_gpu=gpu and k <= GPU_MAX_K)
-        else:
-            index = gpu_index if gpu_index is not None and k <= GPU_MAX_K else cpu_index
-            _, nbr = index.search(xq, k)
+        _, nbr = search(xq, k)
         first_hit[sel], ap[sel] = _score_batch(nbr, q_rows, r_counts[sel], labels, max_k)
         start = stop
 
@@ -304,6 +297,22 @@ def _reranked_scores(
     seconds = time.perf_counter() - t0
     first, ap = _score_batch(nbr, queries, r_counts, labels, max_k)
     return first, ap, seconds
+
+
+def _gallery_search(es: EmbeddingSet, gpu: bool, stream: bool) -> Search:
+    """Exact top-k search of unit queries over the whole set: a flat index in RAM (searched on its GPU copy
+    when there is one and k <= ``GPU_MAX_K``), or, when ``stream``, a pass over the gallery's blocks per call."""
+    if stream:
+        return lambda xq, k: exact_knn(lambda: _gallery_blocks(es), xq, k, use_gpu=gpu and k <= GPU_MAX_K)
+    cpu_index = faiss.IndexFlatIP(es.dim)
+    add_in_batches(cpu_index, es.vectors, normalized=es.normalized)
+    gpu_index = to_gpu(cpu_index) if gpu else None
+
+    def search(xq: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        index = gpu_index if gpu_index is not None and k <= GPU_MAX_K else cpu_index
+        return index.search(xq, k)
+
+    return search
 
 
 def _gallery_blocks(es: EmbeddingSet) -> Iterator[tuple[int, np.ndarray]]:

@@ -110,7 +110,7 @@ def inshop_protocol_metrics(
         first = np.where(match.any(axis=1), match.argmax(axis=1), depth)  # 0-based rank of the first hit
         hits += np.array([(first < int(k)).sum() for k in ks])
 
-    result: dict[str, float] = {f"recall@{int(k)}": float(h / queries.size) for k, h in zip(ks, hits)}
+    result: dict[str, float] = {f"recall@{int(k)}": float(h / queries.size) for k, h in zip(ks, hits, strict=True)}
     result["queries"] = float(queries.size)
     result["gallery"] = float(gallery.size)
     result["queries_without_match"] = float((~np.isin(items[queries], gallery_items)).sum())

@@ -28,7 +28,7 @@ from colorvariants.retrieval.evaluate import attach_manifest, evaluate_embedding
 from colorvariants.retrieval.inshop import STATUS_COLUMN, inshop_protocol_metrics
 from colorvariants.retrieval.store import EmbeddingSet
 
-DEFAULT_PROTOCOL = "default"
+DEFAULT_PROTOCOL: ProtocolName = "default"
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,7 @@ class VariantFinder:
             sims, rows = ranked.sims, ranked.rows
         out = []
         for qi, path in enumerate(paths):
-            for rank, (s, r) in enumerate(zip(sims[qi], rows[qi]), start=1):
+            for rank, (s, r) in enumerate(zip(sims[qi], rows[qi], strict=True), start=1):
                 if r < 0:
                     continue
                 out.append({"query": str(path), "rank": rank, "similarity": float(s),

@@ -87,6 +87,9 @@ class AutoRule:
     hnsw_max: int = 10_000_000
 
 
+DEFAULT_RULE = AutoRule()
+
+
 @dataclass(frozen=True)
 class AutoChoice:
     """The kind picked, its build parameters, the estimated memory, and why (printed by ``index build``)."""
@@ -97,7 +100,7 @@ class AutoChoice:
     reason: str
 
 
-def choose_kind(n: int, d: int, memory_budget: int | None = None, rule: AutoRule = AutoRule()) -> AutoChoice:
+def choose_kind(n: int, d: int, memory_budget: int | None = None, rule: AutoRule = DEFAULT_RULE) -> AutoChoice:
     """Pick ``flat``/``hnsw``/``ivf``/``ivfpq`` for ``n`` vectors of dimension ``d`` in a memory budget.
 
     Raises:
@@ -232,7 +235,7 @@ def tune_and_measure(
             if r >= target_recall + 2 * standard_error(r):
                 break
             # A plateau below the target (PQ quantisation caps recall): three steps each gaining < 0.001.
-            if len(recalls) >= 4 and all(b[1] - a[1] < 1e-3 for a, b in zip(recalls[-4:-1], recalls[-3:])):
+            if len(recalls) >= 4 and all(b[1] - a[1] < 1e-3 for a, b in zip(recalls[-4:-1], recalls[-3:], strict=True)):
                 break
         top = max(r for _, r in recalls)
         if recalls[-1][1] >= target_recall:

@@ -29,6 +29,8 @@ BATCH_ROWS = 65_536
 K = TypeVar("K", bound="type[IndexKind]")
 # A fresh iterator of ``(offset, unit row block)`` over a whole collection on each call (see ``with_offsets``).
 BaseBatches = Callable[[], Iterator[tuple[int, np.ndarray]]]
+# search(block of unit queries, depth) -> (sims, rows), as IndexBundle.search or a faiss index's search.
+Search = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
 
 
 def register_index_kind(cls: K) -> K:
@@ -85,13 +87,12 @@ class IndexKind(ABC):
             faiss.ParameterSpace().set_index_parameter(index, self.search_param, value)
 
     def create(self, d: int, params: Mapping[str, int]) -> faiss.Index:
-        """An empty (untrained) CPU index."""
-        index = faiss.index_factory(d, self.factory_string(params), faiss.METRIC_INNER_PRODUCT)
-        self.after_create(index, params)
-        return index
+        """An empty (untrained) CPU index.
 
-    def after_create(self, index: faiss.Index, params: Mapping[str, int]) -> None:
-        """Hook for construction-time settings the factory string cannot express (e.g. efConstruction)."""
+        A kind with construction-time settings the factory string cannot express (e.g. efConstruction)
+        extends this, setting them on the created index.
+        """
+        return faiss.index_factory(d, self.factory_string(params), faiss.METRIC_INNER_PRODUCT)
 
 
 def gpu_count() -> int:

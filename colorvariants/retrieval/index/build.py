@@ -20,7 +20,13 @@ import pandas as pd
 
 from colorvariants.errors import EmbeddingError, IndexFileError
 from colorvariants.retrieval.choices import IndexChoice
-from colorvariants.retrieval.index.auto import AutoRule, choose_kind, parse_memory, tune_and_measure
+from colorvariants.retrieval.index.auto import (
+    DEFAULT_RULE,
+    AutoRule,
+    choose_kind,
+    parse_memory,
+    tune_and_measure,
+)
 from colorvariants.retrieval.index.base import (
     INDEX_KINDS,
     IndexKind,
@@ -62,7 +68,7 @@ def build_index(
     fidelity_queries: int = 1000,
     seed: int = 0,
     use_gpu: bool | None = None,
-    rule: AutoRule = AutoRule(),
+    rule: AutoRule = DEFAULT_RULE,
 ) -> IndexBundle:
     """Build a cosine index over ``embedding_set``, tune its search knob and measure its fidelity.
 

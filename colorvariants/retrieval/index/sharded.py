@@ -129,7 +129,7 @@ def build_sharded_ivfpq(
         if workers > 1 and len(jobs) > 1:
             threads = max(1, (os.cpu_count() or 1) // workers)
             with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-                added = list(pool.map(_fill_shard, *zip(*jobs), [threads] * len(jobs)))
+                added = list(pool.map(_fill_shard, *zip(*jobs, strict=True), [threads] * len(jobs)))
         else:
             added = [_fill_shard(*job) for job in jobs]
         if added != counts.tolist():
@@ -170,7 +170,7 @@ def build_sharded_ivfpq(
         "build_seconds": round(train_seconds + add_seconds, 3),
         "tune_seconds": round(time.perf_counter() - t2, 3),
         "gpu": on_gpu,
-        "shards": [{"path": str(p), "count": int(c)} for p, c in zip(shard_paths, counts)],
+        "shards": [{"path": str(p), "count": int(c)} for p, c in zip(shard_paths, counts, strict=True)],
         "embeddings": {k: shards[0].meta[k] for k in CARRIED_META if k in shards[0].meta},
     }
     bundle = IndexBundle(merged, ids, meta)

@@ -9,19 +9,15 @@ Stored as two ``(N, k)`` arrays (rows, similarities), best first; a missing neig
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import faiss
 import numpy as np
 
-from colorvariants.retrieval.index.base import drop_self, iter_unit_batches, with_offsets
+from colorvariants.retrieval.index.base import Search, drop_self, iter_unit_batches, with_offsets
 
 # Queries per FAISS search call when the graph is built: bounds the (batch x k) result block.
 GRAPH_BATCH_ROWS = 16_384
-
-# search(block of unit queries, depth) -> (sims, rows), as IndexBundle.search or a faiss index's search.
-Search = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,7 @@ def check_vectors(vectors: np.ndarray, chunk_rows: int = CHUNK_ROWS) -> VectorCh
     chunk_rows = chunk_rows_for(vectors.shape[1] if vectors.ndim == 2 else 1, chunk_rows)
     for start in range(0, vectors.shape[0], chunk_rows):
         block = np.asarray(vectors[start : start + chunk_rows], dtype=np.float32)
-        finite = np.isfinite(block).all(axis=1)
+        finite = np.asarray(np.isfinite(block).all(axis=1))
         nonfinite.append(np.flatnonzero(~finite) + start)
         norms = np.linalg.norm(np.where(finite[:, None], block, 0.0), axis=1)
         zero.append(np.flatnonzero(finite & (norms == 0)) + start)
