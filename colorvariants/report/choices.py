@@ -9,7 +9,7 @@ CLI prints them, so all three import them from here (this module loads neither t
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Literal, TypeGuard, get_args
 
 from colorvariants.metrics.retrieval import DEFAULT_KS
 
@@ -19,3 +19,8 @@ REFERENCE_ROWS: tuple[ReferenceRow, ...] = get_args(ReferenceRow)
 RECALL_KS: tuple[int, ...] = DEFAULT_KS  # the ks evaluate_embeddings reports
 # The retrieval metrics of every benchmark row, in table order.
 METRIC_KEYS: tuple[str, ...] = (*(f"recall@{k}" for k in RECALL_KS), "map@r")
+
+
+def is_reference_row(name: str) -> TypeGuard[ReferenceRow]:
+    """Whether ``name`` is one of the reference rows (``untrained``, ``color_histogram``)."""
+    return name in REFERENCE_ROWS
