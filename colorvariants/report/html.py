@@ -25,13 +25,12 @@ from markupsafe import Markup
 
 from colorvariants.io import write_text
 from colorvariants.report import picture_sections, sections
+from colorvariants.report.choices import GALLERY_QUERIES, GROUPS_PER_METHOD
 from colorvariants.report.results import BenchmarkResults
 from colorvariants.report.sections import ReportView
 from colorvariants.report.templating import render, stylesheet
 
 REPORT_FILE = "report.html"
-GALLERY_QUERIES = 8  # enough to see patterns, few enough to scan in a minute
-GROUPS_PER_METHOD = 4
 
 
 def render_report(
