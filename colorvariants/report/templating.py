@@ -5,8 +5,8 @@ Templates live in ``colorvariants/report/templates/`` and the style sheet in ``r
 reader, not the page: a line break next to a tag or a ``{{``/``{%`` delimiter disappears with the indentation
 around it, and one inside running text becomes a single space (``compact_source``).
 
->>> str(render("macros.html.j2"))   # doctest: +SKIP
-''
+>>> render("curves.html.j2", charts=["<svg>", Markup("<svg></svg>")])
+Markup('<div class="charts">&lt;svg&gt;<svg></svg></div>')
 """
 
 from __future__ import annotations
