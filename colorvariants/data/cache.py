@@ -45,6 +45,7 @@ from colorvariants.data.images import DEFAULT_MAX_PIXELS, Box, UnreadableImageEr
 from colorvariants.data.problems import Problem
 from colorvariants.errors import ColorVariantsError, ImageLoadError, ManifestError
 from colorvariants.io import create_npy, save_npy, write_json
+from colorvariants.metafile import META_FILE, MetaFormat, read_meta
 
 OnError = Literal["raise", "skip"]
 Crop = Literal["none", "bbox", "mask"]
@@ -54,14 +55,20 @@ CACHE_VERSION = 1
 # garment's outline (and a little background) inside the crop when boxes are drawn tight.
 CROP_MARGIN = 0.04
 
-_META, _PROGRESS, _IMAGES, _MASKS, _VALID, _LOCK = (
-    "meta.json", "progress.log", "images.npy", "masks.npy", "valid.npy", "build.lock"
+_PROGRESS, _IMAGES, _MASKS, _VALID, _LOCK = (
+    "progress.log", "images.npy", "masks.npy", "valid.npy", "build.lock"
 )
 _PENDING, _OK, _SKIPPED = 0, 1, 2
 
 
 class IncompleteCacheError(ColorVariantsError):
     """A cache folder is absent, unfinished, or does not match the catalog it is opened for."""
+
+
+CACHE_META = MetaFormat(
+    CACHE_FORMAT, CACHE_VERSION, "image cache", IncompleteCacheError,
+    writer="ImageCache.build (or the training command)", unfinished="never built, or the build was interrupted",
+)
 
 
 def default_cache_dir() -> Path:
@@ -161,13 +168,17 @@ def _build_lock(directory: Path) -> Iterator[None]:
             fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
-def _read_meta(directory: Path) -> dict[str, Any] | None:
+def _read_meta(directory: Path) -> dict[str, Any]:
+    """The folder's checked ``meta.json``; ``IncompleteCacheError`` when it is missing, unfinished or foreign."""
+    return read_meta(directory, CACHE_META, counts=("count", "size"))
+
+
+def _finished_meta(directory: Path) -> dict[str, Any] | None:
+    """The folder's checked ``meta.json``, or None when the folder is not a finished cache (yet)."""
     try:
-        with open(directory / _META) as fh:
-            meta = json.load(fh)
-    except (OSError, ValueError):
+        return _read_meta(directory)
+    except IncompleteCacheError:
         return None
-    return meta if isinstance(meta, dict) and meta.get("format") == CACHE_FORMAT else None
 
 
 def _problem_from_error(exc: ImageLoadError) -> Problem:
@@ -267,7 +278,7 @@ class ImageCache:
         directory = cache_path(catalog, size, cache_dir, crop)
         directory.mkdir(parents=True, exist_ok=True)
         with _build_lock(directory):
-            meta = _read_meta(directory)
+            meta = _finished_meta(directory)
             if meta is not None:
                 try:
                     cache = cls._open_dir(directory, meta, expect_count=len(catalog))
@@ -276,13 +287,11 @@ class ImageCache:
                 if cache is not None and not (on_error == "raise" and cache.skipped):
                     return cache
                 # Retrying skipped rows, or repairing: the folder is unfinished until meta.json is rewritten.
-                (directory / _META).unlink()
+                (directory / META_FILE).unlink()
             _Builder(
                 catalog, directory, size, crop, on_error, workers, progress, max_pixels, chunk_size
             ).run()
-            meta = _read_meta(directory)
-            assert meta is not None
-            return cls._open_dir(directory, meta, expect_count=len(catalog))
+            return cls._open_dir(directory, _read_meta(directory), expect_count=len(catalog))
 
     @classmethod
     def open(
@@ -301,24 +310,18 @@ class ImageCache:
 
         Raises:
             IncompleteCacheError: the folder has no ``meta.json`` (never built, or a build still running or
-                interrupted), or its arrays do not match it.
+                interrupted), its ``meta.json`` is not a cache's of this version, or its arrays do not match it.
         """
         directory = Path(directory)
-        meta = _read_meta(directory)
-        if meta is None:
-            raise IncompleteCacheError(
-                f"{directory}: no complete image cache here (no meta.json: never built, or the build was "
-                "interrupted). Fix: run ImageCache.build (or the training command) to build or resume it."
-            )
-        return cls._open_dir(directory, meta, expect_count=expect_count)
+        return cls._open_dir(directory, _read_meta(directory), expect_count=expect_count)
 
     @classmethod
     def _open_dir(cls, directory: Path, meta: dict[str, Any], *, expect_count: int | None) -> ImageCache:
         count, size = int(meta["count"]), int(meta["size"])
         if expect_count is not None and count != expect_count:
             raise IncompleteCacheError(
-                f"{directory}: the cache holds {count} images but the catalog has {expect_count}. "
-                "Fix: delete the folder and rebuild."
+                f"{directory}: the cache holds {count} images but the catalog has {expect_count}.",
+                fix="delete the folder and rebuild.",
             )
         try:
             images = np.load(directory / _IMAGES, mmap_mode="r")
@@ -326,7 +329,7 @@ class ImageCache:
             valid = np.load(directory / _VALID)
         except (OSError, ValueError) as exc:
             raise IncompleteCacheError(
-                f"{directory}: cache arrays unreadable ({exc}). Fix: delete the folder and rebuild."
+                f"{directory}: cache arrays unreadable ({exc}).", fix="delete the folder and rebuild."
             ) from exc
         shapes_ok = (
             images.shape == (count, size, size, 3)
@@ -336,7 +339,7 @@ class ImageCache:
         )
         if not shapes_ok:
             raise IncompleteCacheError(
-                f"{directory}: arrays do not match meta.json. Fix: delete the folder and rebuild."
+                f"{directory}: arrays do not match meta.json.", fix="delete the folder and rebuild."
             )
         skipped = [Problem(**p) for p in meta.get("skipped", [])]
         return cls(directory, images, masks, valid.astype(bool), skipped, size, str(meta["crop"]), meta)
@@ -509,7 +512,7 @@ class _Builder:
             cf.wait(futures)
             ok: list[int] = []
             skipped: list[tuple[int, Problem]] = []
-            for i, fut in zip(chunk, futures):
+            for i, fut in zip(chunk, futures, strict=True):
                 if fut.cancelled():
                     continue
                 exc = fut.exception()
@@ -557,10 +560,9 @@ class _Builder:
         save_npy(self.directory / _VALID, valid)
         skipped = [self.problems[i].to_dict() for i in sorted(self.problems) if self.status[i] == _SKIPPED]
         write_json(
-            self.directory / _META,
+            self.directory / META_FILE,
             {
-                "format": CACHE_FORMAT,
-                "version": CACHE_VERSION,
+                **CACHE_META.header(),
                 "fingerprint": self.catalog.fingerprint(),
                 "size": self.size,
                 "crop": self.crop,
