@@ -28,7 +28,6 @@ import concurrent.futures as cf
 import contextlib
 import hashlib
 import json
-import math
 import os
 import time
 from collections.abc import Iterator
@@ -37,11 +36,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from PIL import Image
 from tqdm.auto import tqdm
 
+from colorvariants.data.boxes import (
+    CROP_MARGIN,
+    grow_box,
+    letterbox,
+    letterbox_mask,
+    mask_bbox,
+    outer_pixels,
+    scale_box,
+)
 from colorvariants.data.catalog import BBOX_COLUMNS, Catalog
-from colorvariants.data.images import DEFAULT_MAX_PIXELS, Box, UnreadableImageError, load_mask, open_image
+from colorvariants.data.images import DEFAULT_MAX_PIXELS, UnreadableImageError, load_mask, open_image
 from colorvariants.data.problems import Problem
 from colorvariants.errors import ColorVariantsError, ImageLoadError, ManifestError
 from colorvariants.io import create_npy, save_npy, write_json
@@ -51,9 +58,6 @@ OnError = Literal["raise", "skip"]
 Crop = Literal["none", "bbox", "mask"]
 CACHE_FORMAT = "colorvariants.image_cache"
 CACHE_VERSION = 1
-# Margin added around a bbox or mask box before cropping, as a fraction of the box's longer side: keeps the
-# garment's outline (and a little background) inside the crop when boxes are drawn tight.
-CROP_MARGIN = 0.04
 
 _PROGRESS, _IMAGES, _MASKS, _VALID, _LOCK = (
     "progress.log", "images.npy", "masks.npy", "valid.npy", "build.lock"
@@ -78,10 +82,12 @@ def default_cache_dir() -> Path:
 
 
 def _extra_key(catalog: Catalog, crop: str) -> str:
-    """A digest of what else the pixels depend on: mask paths, and boxes for bbox crops."""
+    """A digest of what else the pixels depend on: mask paths, boxes for bbox crops, the margin of any crop."""
     if not catalog.has_masks() and crop != "bbox":
         return ""
     h = hashlib.sha1()
+    if crop != "none":  # the margin rule changed once (4% of the longer side -> 5% per side): never reuse those
+        h.update(f"margin={CROP_MARGIN}".encode())
     if catalog.has_masks():
         for path in catalog.frame["mask_path"].tolist():
             h.update(b"\0" + str(path).encode())
@@ -96,60 +102,6 @@ def cache_path(catalog: Catalog, size: int, cache_dir: str | Path | None = None,
     root = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     extra = _extra_key(catalog, crop)
     return root / (f"images-{catalog.fingerprint()}-{size}-{crop}" + (f"-{extra}" if extra else ""))
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where a resized image sits in its letterboxed square: its size and top-left offset."""
-
-    width: int
-    height: int
-    left: int
-    top: int
-
-
-def letterbox(
-    image: Image.Image, size: int, fill: tuple[int, int, int] = (255, 255, 255)
-) -> tuple[np.ndarray, Placement]:
-    """Resize so the longer side is ``size`` (aspect kept), centred on a ``fill`` square (size, size, 3)."""
-    scale = size / max(image.width, image.height)
-    w = max(1, min(size, round(image.width * scale)))
-    h = max(1, min(size, round(image.height * scale)))
-    place = Placement(w, h, (size - w) // 2, (size - h) // 2)
-    resized = image if image.size == (w, h) else image.resize((w, h), Image.Resampling.BICUBIC)
-    canvas = np.empty((size, size, 3), dtype=np.uint8)
-    canvas[...] = np.asarray(fill, dtype=np.uint8)
-    canvas[place.top : place.top + h, place.left : place.left + w] = np.asarray(resized, dtype=np.uint8)
-    return canvas, place
-
-
-def letterbox_mask(mask: np.ndarray, box: Box | None, place: Placement, size: int) -> np.ndarray:
-    """Crop a 0/255 mask to ``box`` (its own pixels), resize to the image's placement, pad with 0."""
-    if box is not None:
-        x0, y0, x1, y1 = box
-        mask = mask[y0:y1, x0:x1]
-    small = Image.fromarray(mask).resize((place.width, place.height), Image.Resampling.BILINEAR)
-    out = np.zeros((size, size), dtype=np.uint8)
-    out[place.top : place.top + place.height, place.left : place.left + place.width] = np.where(
-        np.asarray(small) >= 128, 255, 0
-    ).astype(np.uint8)
-    return out
-
-
-def _with_margin(x0: float, y0: float, x1: float, y1: float) -> tuple[float, float, float, float] | None:
-    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)) or x1 <= x0 or y1 <= y0:
-        return None
-    m = max(2.0, CROP_MARGIN * max(x1 - x0, y1 - y0))
-    return (x0 - m, y0 - m, x1 + m, y1 + m)
-
-
-def mask_box(mask: np.ndarray) -> tuple[float, float, float, float] | None:
-    """Bounding box (x0, y0, x1, y1) of a mask's foreground with a small margin; None for an empty mask."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    cols = np.flatnonzero(mask.any(axis=0))
-    if len(rows) == 0:
-        return None
-    return _with_margin(float(cols[0]), float(rows[0]), float(cols[-1] + 1), float(rows[-1] + 1))
 
 
 @contextlib.contextmanager
@@ -242,9 +194,10 @@ class ImageCache:
             on_error: ``raise`` stops at the first unreadable image (rows decoded so far are kept for the
                 rerun); ``skip`` records it in ``skipped``, marks it invalid and goes on. A complete cache
                 with skipped rows built again with ``raise`` retries those rows (a fixed file is picked up).
-            crop: ``none``; ``bbox``: crop to the manifest's bbox columns plus a small margin (rows without
-                a valid box keep the whole image); ``mask``: crop to the mask's foreground box (an empty mask
-                keeps the whole image). Boxes are in displayed pixels, after EXIF rotation.
+            crop: ``none``; ``bbox``: crop to the manifest's bbox columns grown by the crop margin
+                (``colorvariants.data.boxes``; rows without a valid box keep the whole image); ``mask``: crop to
+                the mask's foreground box grown the same way (an empty mask keeps the whole image). Boxes are in
+                displayed pixels, after EXIF rotation.
             workers: decoding threads (PIL releases the GIL while decoding and resizing).
             progress: show a tqdm bar.
             max_pixels: decompression-bomb guard, see ``load_rgb``.
@@ -472,9 +425,10 @@ class _Builder:
                     )
                 mask = load_mask(self.root / self.mask_paths[i], row=row, max_pixels=self.max_pixels)
             if self.boxes is not None:
-                region = _with_margin(*self.boxes[i])
+                region = grow_box(self.boxes[i], CROP_MARGIN)
             elif self.crop == "mask" and mask is not None:
-                region = mask_box(mask)
+                tight = mask_bbox(mask)
+                region = grow_box(tight, CROP_MARGIN) if tight is not None else None
                 frame = (mask.shape[1], mask.shape[0])
             loaded = open_image(
                 path, max_pixels=self.max_pixels, row=row, region=region, region_frame=frame, fit=self.size
@@ -486,12 +440,7 @@ class _Builder:
                 if loaded.region is not None:  # the image's crop, in the mask's own pixels
                     sx = mask.shape[1] / loaded.original_size[0]
                     sy = mask.shape[0] / loaded.original_size[1]
-                    x0, y0, x1, y1 = loaded.region
-                    box = (
-                        math.floor(x0 * sx), math.floor(y0 * sy),
-                        max(math.floor(x0 * sx) + 1, math.ceil(x1 * sx)),
-                        max(math.floor(y0 * sy) + 1, math.ceil(y1 * sy)),
-                    )
+                    box = outer_pixels(scale_box(loaded.region, sx, sy))
                 self.masks[i] = letterbox_mask(mask, box, place, self.size)
         except ImageLoadError as exc:
             return exc

@@ -6,7 +6,7 @@ pixels and never redoes this work:
 
 - ``crop="bbox"`` crops to the manifest's ``bbox_*`` box, ``crop="mask"`` to the foreground mask's box (the
   manifest's ``mask_path`` when a row has one, else a mask from the chosen or the offline backend), each grown
-  by ``margin``; ``"none"`` keeps the frame.
+  by ``margin`` (the crop margin rule of ``colorvariants.data.boxes``); ``"none"`` keeps the frame.
 - ``remove_background="floodfill"|"grabcut"|"rembg"`` paints everything outside the mask ``background_fill``.
 - Every mask it used is written, aligned with the output image, under ``out_dir/masks/`` and named in the new
   manifest's ``mask_path``, so removal runs once per image and the garment-recolour augmentation can reuse it.
@@ -24,9 +24,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import multiprocessing
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -38,7 +37,8 @@ from PIL import Image
 from tqdm import tqdm
 
 from colorvariants.data.background import OFFLINE_DEFAULT, BackgroundRemover, create_remover
-from colorvariants.data.background.masks import Box, mask_bbox, read_mask, write_mask
+from colorvariants.data.background.masks import read_mask, write_mask
+from colorvariants.data.boxes import CROP_MARGIN, Box, clip_box, grow_box, mask_bbox
 from colorvariants.data.catalog import BBOX_COLUMNS, Catalog
 from colorvariants.data.images import load_rgb
 from colorvariants.data.problems import Problem
@@ -82,7 +82,8 @@ class PreprocessConfig:
         crop: ``"none"``, ``"bbox"`` (the manifest's box) or ``"mask"`` (the foreground mask's box).
         remove_background: a key of ``BACKGROUND_REMOVERS`` to paint the background ``background_fill``, or None.
         background_fill: RGB colour of removed background (white: the catalog convention).
-        margin: the crop box grows by this share of its width (height) on the left and right (top and bottom).
+        margin: the crop box grows by this share of its width (height) on the left and right (top and bottom):
+            the crop margin rule of ``colorvariants.data.boxes``.
         image_format: ``"auto"`` (JPEG stays JPEG, others PNG), ``"jpg"`` or ``"png"``.
         remover_options: config fields of the backend (e.g. ``{"model": "u2net"}`` for rembg).
     """
@@ -90,7 +91,7 @@ class PreprocessConfig:
     crop: CropMode = "none"
     remove_background: str | None = None
     background_fill: tuple[int, int, int] = (255, 255, 255)
-    margin: float = 0.05
+    margin: float = CROP_MARGIN
     image_format: str = "auto"
     remover_options: dict[str, Any] = field(default_factory=dict)
 
@@ -159,7 +160,7 @@ def _box_bbox(job: _Job, size: tuple[int, int], mask: np.ndarray | None) -> Box:
             "crop='bbox' but this row has no bbox_x0..bbox_y1.", row=job.row,
             fix="fill in the box, use --crop mask, or --on-error skip to leave the row out.",
         )
-    box = _clip_box(job.bbox, size)
+    box = clip_box(job.bbox, size)
     if box is None:
         raise ManifestError(
             f"bbox {tuple(job.bbox)} lies outside the {size[0]}x{size[1]} image or is empty.", row=job.row,
@@ -178,23 +179,6 @@ CROP_BOXES: dict[str, Callable[[_Job, tuple[int, int], np.ndarray | None], Box]]
     "bbox": _box_bbox,
     "mask": _box_mask,
 }
-
-
-def _clip_box(box: Sequence[float], size: tuple[int, int]) -> Box | None:
-    """Round a float box outward to whole pixels inside the image; None when nothing is left."""
-    x0 = max(0, int(math.floor(box[0])))
-    y0 = max(0, int(math.floor(box[1])))
-    x1 = min(size[0], int(math.ceil(box[2])))
-    y1 = min(size[1], int(math.ceil(box[3])))
-    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
-
-
-def _grow(box: Box, margin: float, size: tuple[int, int]) -> Box:
-    """The box widened by ``margin`` of its size on each side, clipped to the image."""
-    mx = (box[2] - box[0]) * margin
-    my = (box[3] - box[1]) * margin
-    grown = _clip_box((box[0] - mx, box[1] - my, box[2] + mx, box[3] + my), size)
-    return grown if grown is not None else box
 
 
 # -- the per-image work ---------------------------------------------------------------------------------------
@@ -223,7 +207,8 @@ class _Worker:
             mask = self.remover.mask(image)
         box = CROP_BOXES[cfg.crop](job, size, mask)
         if cfg.crop != "none":
-            box = _grow(box, cfg.margin, size)
+            grown = grow_box(box, cfg.margin)
+            box = (clip_box(grown, size) if grown is not None else None) or box
 
         if cfg.remove_background is not None and mask is not None:
             fill = Image.new("RGB", size, cfg.background_fill)
@@ -242,7 +227,7 @@ class _Worker:
 
         bbox: tuple[int, int, int, int] | None = None
         if job.bbox is not None:  # the catalog's own box, moved into the crop
-            bbox = _clip_box((job.bbox[0] - x0, job.bbox[1] - y0, job.bbox[2] - x0, job.bbox[3] - y0), image.size)
+            bbox = clip_box((job.bbox[0] - x0, job.bbox[1] - y0, job.bbox[2] - x0, job.bbox[3] - y0), image.size)
         if bbox is None and mask is not None:
             bbox = mask_bbox(mask)
         return _Done(job.out_image, job.out_mask, bbox, image.width, image.height)
@@ -308,11 +293,12 @@ def _plan(catalog: Catalog, config: PreprocessConfig) -> list[_Job]:
     keys = [_safe_key(p) for p in frame["image_path"].tolist()]
     counts = pd.Series(keys).value_counts()
     rows = frame["row"].astype(int).tolist() if "row" in frame.columns else list(range(1, len(frame) + 1))
-    keys = [k if counts[k] == 1 else f"{k}__row{r}" for k, r in zip(keys, rows)]  # the same photo listed twice
+    # The same photo listed twice gets one output per row.
+    keys = [k if counts[k] == 1 else f"{k}__row{r}" for k, r in zip(keys, rows, strict=True)]
     has_bbox = catalog.has_bbox()
     needs_mask = config.crop == "mask" or config.remove_background is not None
     jobs: list[_Job] = []
-    for i, (key, row) in enumerate(zip(keys, rows)):
+    for i, (key, row) in enumerate(zip(keys, rows, strict=True)):
         src_mask = catalog.mask_path_of(i)
         bbox: tuple[float, float, float, float] | None = None
         if has_bbox:
@@ -453,7 +439,7 @@ def preprocess_catalog(
     crop: CropMode = "none",
     remove_background: str | None = None,
     background_fill: tuple[int, int, int] = (255, 255, 255),
-    margin: float = 0.05,
+    margin: float = CROP_MARGIN,
     workers: int = 2,
     on_error: OnError = "raise",
     image_format: str = "auto",
@@ -511,7 +497,7 @@ def preprocess_catalog(
     ) as bar:
         if journal.tell() > 0 and not journal_path.read_bytes().endswith(b"\n"):
             journal.write("\n")  # a killed run may have left half a line: never glue a record onto it
-        for job, result in _execute(todo, config, out_dir, workers, remover):
+        for _job, result in _execute(todo, config, out_dir, workers, remover):
             if isinstance(result, _Failed):
                 if on_error == "raise":
                     raise result.error or ColorVariantsError(result.problem.message)

@@ -1,8 +1,7 @@
-"""Foreground masks: read, write, clean up, measure, and cache them so background removal runs once per image.
+"""Foreground masks: read, write, clean up, compare, and cache them so background removal runs once per image.
 
 A mask is a ``uint8`` array ``(H, W)`` holding 0 (background) or 255 (garment), saved as a single-channel PNG,
-the format of the manifest's ``mask_path`` column. Boxes are ``(x0, y0, x1, y1)`` in pixels with ``x1``/``y1``
-exclusive, as ``PIL.Image.crop`` takes them.
+the format of the manifest's ``mask_path`` column. A mask's box is ``colorvariants.data.boxes.mask_bbox``.
 """
 
 from __future__ import annotations
@@ -17,8 +16,6 @@ from PIL import Image
 from colorvariants.data.images import load_mask
 from colorvariants.errors import ImageLoadError
 from colorvariants.io import atomic_path
-
-Box = tuple[int, int, int, int]
 
 
 def read_mask(path: str | Path, *, size: tuple[int, int] | None = None, row: int | None = None) -> np.ndarray:
@@ -49,15 +46,6 @@ def write_mask(path: str | Path, mask: np.ndarray) -> None:
     arr = np.where(np.asarray(mask) > 127, 255, 0).astype(np.uint8)
     with atomic_path(path, suffix=".png") as tmp:
         Image.fromarray(arr, mode="L").save(tmp, format="PNG", optimize=False)
-
-
-def mask_bbox(mask: np.ndarray) -> Box | None:
-    """The tight box around the garment pixels, or None when the mask is empty."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(mask.any(axis=0))
-    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
 def mask_iou(pred: np.ndarray, truth: np.ndarray) -> float:

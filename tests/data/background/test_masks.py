@@ -13,11 +13,11 @@ from colorvariants.data.background.masks import (
     clean_mask,
     fill_holes,
     largest_component,
-    mask_bbox,
     mask_iou,
     read_mask,
     write_mask,
 )
+from colorvariants.data.boxes import mask_bbox
 from colorvariants.errors import ImageLoadError
 
 
