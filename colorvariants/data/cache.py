@@ -395,11 +395,11 @@ class _Builder:
             self.problems.pop(i, None)
 
     # -- decoding -----------------------------------------------------------------------------------------
-    def _escapes_root(self, rel: str) -> bool:
-        if self.catalog.allow_outside_root:
-            return False
-        target = (self.resolved_root / rel).resolve()
-        return not (target == self.resolved_root or self.resolved_root in target.parents)
+    def _check_inside_root(self, column: str, rel: str, row: int) -> None:
+        """Refuse (as an unreadable image) a path that points outside the image root."""
+        if self.catalog.escapes_root(rel):
+            problem = self.catalog.escape_problem(column, rel, row)
+            raise UnreadableImageError(problem.code, self.root / rel, problem.message, fix=problem.fix, row=row)
 
     def _decode(self, i: int) -> ImageLoadError | None:
         """Decode row ``i`` into the arrays; an unreadable image is returned (the caller applies on_error)."""
@@ -407,22 +407,12 @@ class _Builder:
         rel = self.image_paths[i]
         path = self.root / rel
         try:
-            if self._escapes_root(rel):
-                raise UnreadableImageError(
-                    "path-escapes-root", path, f"image_path {rel!r} points outside the image root.",
-                    fix="use a path relative to the root, or pass --allow-outside-root if intended.", row=row,
-                )
+            self._check_inside_root("image_path", rel, row)
             mask = None
             region: tuple[float, float, float, float] | None = None
             frame: tuple[int, int] | None = None
             if self.mask_paths is not None:
-                if self._escapes_root(self.mask_paths[i]):
-                    raise UnreadableImageError(
-                        "mask-path-escapes-root", self.root / self.mask_paths[i],
-                        f"mask_path {self.mask_paths[i]!r} points outside the image root.",
-                        fix="use a path relative to the root, or pass --allow-outside-root if intended.",
-                        row=row,
-                    )
+                self._check_inside_root("mask_path", self.mask_paths[i], row)
                 mask = load_mask(self.root / self.mask_paths[i], row=row, max_pixels=self.max_pixels)
             if self.boxes is not None:
                 region = grow_box(self.boxes[i], CROP_MARGIN)

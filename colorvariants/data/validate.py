@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from colorvariants.data.catalog import BBOX_COLUMNS, Catalog
+from colorvariants.data.catalog import BBOX_COLUMNS, ESCAPE_CODES, Catalog
 from colorvariants.data.images import (
     DEFAULT_MAX_PIXELS,
     expected_extensions,
@@ -136,12 +136,6 @@ def _counts(frame: pd.DataFrame, styles: np.ndarray) -> dict[str, dict[str, int]
     return out
 
 
-def _escapes_root(catalog: Catalog, rel: str) -> bool:
-    root = catalog.root.resolve()
-    target = (root / rel).resolve()
-    return not (target == root or root in target.parents)
-
-
 def _data_problems(catalog: Catalog) -> list[Problem]:
     """What makes a structurally sound catalog less useful: no styles, singleton styles, leaking splits."""
     f = catalog.frame
@@ -219,13 +213,8 @@ def _data_problems(catalog: Catalog) -> list[Problem]:
         ))
     if "mask_path" in f.columns and not catalog.allow_outside_root:
         for row, path in f[["row", "mask_path"]].itertuples(index=False):
-            if path and "\x00" not in path and _escapes_root(catalog, path):
-                problems.append(Problem(
-                    "error", "mask-path-escapes-root",
-                    f"mask_path {path!r} points outside the image root {str(catalog.root)!r}.",
-                    fix="use a path relative to --root, or pass --allow-outside-root if intended.",
-                    row=int(row), file=src,
-                ))
+            if path and "\x00" not in path and catalog.escapes_root(path):
+                problems.append(catalog.escape_problem("mask_path", path, int(row)))
     if any(c in f.columns for c in BBOX_COLUMNS) and not catalog.has_bbox():
         missing = [c for c in BBOX_COLUMNS if c not in f.columns]
         problems.append(Problem(
@@ -430,7 +419,7 @@ def validate_catalog(
     if root_missing is not None:
         problems.append(root_missing)
     elif check_files and len(f):
-        unsafe = ("path-escapes-root", "mask-path-escapes-root", "nul-in-path")
+        unsafe = (*ESCAPE_CODES.values(), "nul-in-path")
         escaped = {p.row for p in problems if p.code in unsafe}
         openable = (f["image_path"] != "") & ~f["row"].isin(escaped)  # never open a file outside the root
         rows = np.flatnonzero(openable.to_numpy()).tolist()
