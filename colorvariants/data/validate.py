@@ -235,11 +235,6 @@ def _data_problems(catalog: Catalog) -> list[Problem]:
     return problems
 
 
-def _error_problem(exc: ImageLoadError, prefix: str = "") -> Problem:
-    code = getattr(exc, "code", "unreadable-image")
-    return Problem("error", prefix + code, exc.reason, fix=exc.fix, row=exc.row, file=exc.path)
-
-
 @dataclass(frozen=True)
 class _ImageFacts:
     """What one full decode of an image file tells (or the error it raised), shared by every row naming it."""
@@ -275,7 +270,7 @@ def _decode_mask(path: Path, max_pixels: int) -> _MaskFacts:
 def _image_problems(path: Path, image: _ImageFacts, *, min_side: int) -> list[Problem]:
     """What an image file's decode showed, as problems without a row (the rows naming the file get copies)."""
     if image.error is not None:
-        return [_error_problem(image.error)]
+        return [Problem.from_image_error(image.error)]
     problems: list[Problem] = []
     width, height = image.size
     if not extension_matches(path, image.format):
@@ -298,7 +293,7 @@ def _image_problems(path: Path, image: _ImageFacts, *, min_side: int) -> list[Pr
 def _mask_problems(mask_path: Path, mask: _MaskFacts, image_size: tuple[int, int]) -> list[Problem]:
     """What a mask's decode showed against its image's size, as problems without a row."""
     if mask.error is not None:
-        return [_error_problem(mask.error, prefix="mask-")]
+        return [Problem.from_image_error(mask.error, prefix="mask-")]
     problems: list[Problem] = []
     width, height = image_size
     if (mask.shape[1], mask.shape[0]) != (width, height):

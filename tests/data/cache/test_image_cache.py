@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import colorvariants.data.cache as cache_mod
+import colorvariants.data.cache.builder as cache_mod
 from colorvariants.data.cache import (
     ImageCache,
     IncompleteCacheError,
