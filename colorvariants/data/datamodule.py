@@ -29,6 +29,17 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from colorvariants.data.cache import ImageCache
 from colorvariants.data.catalog import Catalog
+from colorvariants.data.choices import (
+    CROP_MODES,
+    ON_ERROR_POLICIES,
+    PK_LABELS,
+    SAMPLER_NAMES,
+    CropMode,
+    OnError,
+    PKLabel,
+    SamplerName,
+    check_choice,
+)
 from colorvariants.data.samplers import PKBatchSampler, RandomBatchSampler, resolve_world
 from colorvariants.errors import ManifestError
 
@@ -62,13 +73,13 @@ class DataConfig:
     image_size: int = 64
     batch_size: int = 128
     num_workers: int = 0
-    sampler: str = "random"
+    sampler: SamplerName = "random"
     pk_p: int = 32
     pk_k: int = 4
-    pk_label: str = "style"
+    pk_label: PKLabel = "style"
     cache_dir: str | None = None
-    on_error: str = "raise"
-    crop: str = "none"
+    on_error: OnError = "raise"
+    crop: CropMode = "none"
     seed: int = 0
     val_split: str = "val"
     train_split: str = "train"
@@ -76,15 +87,9 @@ class DataConfig:
     cache_workers: int = 2
 
     def __post_init__(self) -> None:
-        choices = {
-            "sampler": ("random", "pk"),
-            "pk_label": ("style", "product"),
-            "on_error": ("raise", "skip"),
-            "crop": ("none", "bbox", "mask"),
-        }
+        choices = {"sampler": SAMPLER_NAMES, "pk_label": PK_LABELS, "on_error": ON_ERROR_POLICIES, "crop": CROP_MODES}
         for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"DataConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}")
+            check_choice(f"DataConfig.{name}", getattr(self, name), allowed)
         for name in ("image_size", "batch_size", "pk_p", "pk_k", "max_val_images"):
             if getattr(self, name) < 1:
                 raise ValueError(f"DataConfig.{name} must be >= 1, got {getattr(self, name)}")

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,13 +40,17 @@ from colorvariants.data.background import OFFLINE_DEFAULT, BackgroundRemover, cr
 from colorvariants.data.background.masks import read_mask, write_mask
 from colorvariants.data.boxes import CROP_MARGIN, Box, clip_box, grow_box, mask_bbox
 from colorvariants.data.catalog import BBOX_COLUMNS, Catalog
+from colorvariants.data.choices import (
+    IMAGE_FORMAT_NAMES,
+    ON_ERROR_POLICIES,
+    CropMode,
+    ImageFormatName,
+    OnError,
+)
 from colorvariants.data.images import load_rgb
 from colorvariants.data.problems import Problem
 from colorvariants.errors import ColorVariantsError, ImageLoadError, ManifestError
 from colorvariants.io import DiskFullError, atomic_path, disk_full_as_error, write_json
-
-CropMode = Literal["none", "bbox", "mask"]
-OnError = Literal["raise", "skip"]
 
 FORMAT = "colorvariants.preprocess"
 VERSION = 1
@@ -64,12 +68,12 @@ class ImageFormat:
     save_options: dict[str, Any]
 
 
-IMAGE_FORMATS: dict[str, ImageFormat] = {
+IMAGE_FORMATS: dict[ImageFormatName, ImageFormat] = {
     # JPEG at 95 with full chroma: re-encoding a catalog JPEG then costs no visible detail; PNG is lossless.
     "jpg": ImageFormat(".jpg", {"format": "JPEG", "quality": 95, "subsampling": 0}),
     "png": ImageFormat(".png", {"format": "PNG", "compress_level": 3}),
 }
-SOURCE_FORMAT = {".jpg": "jpg", ".jpeg": "jpg"}
+SOURCE_FORMAT: dict[str, ImageFormatName] = {".jpg": "jpg", ".jpeg": "jpg"}
 """``image_format="auto"``: JPEG sources stay JPEG (a 52k-image catalog as PNG is five times the disk), the rest
 become PNG."""
 
@@ -92,14 +96,14 @@ class PreprocessConfig:
     remove_background: str | None = None
     background_fill: tuple[int, int, int] = (255, 255, 255)
     margin: float = CROP_MARGIN
-    image_format: str = "auto"
+    image_format: ImageFormatName = "auto"
     remover_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "background_fill", tuple(int(c) for c in self.background_fill))
         if self.crop not in CROP_BOXES:
             raise ColorVariantsError(f"unknown crop {self.crop!r}. Fix: choose one of {sorted(CROP_BOXES)}.")
-        if self.image_format != "auto" and self.image_format not in IMAGE_FORMATS:
+        if self.image_format not in IMAGE_FORMAT_NAMES:
             raise ColorVariantsError(
                 f"unknown image format {self.image_format!r}. Fix: choose auto or one of {sorted(IMAGE_FORMATS)}."
             )
@@ -174,7 +178,7 @@ def _box_mask(job: _Job, size: tuple[int, int], mask: np.ndarray | None) -> Box:
     return box if box is not None else (0, 0, size[0], size[1])  # an empty mask: keep the frame, never crop to 0
 
 
-CROP_BOXES: dict[str, Callable[[_Job, tuple[int, int], np.ndarray | None], Box]] = {
+CROP_BOXES: dict[CropMode, Callable[[_Job, tuple[int, int], np.ndarray | None], Box]] = {
     "none": _box_none,
     "bbox": _box_bbox,
     "mask": _box_mask,
@@ -442,7 +446,7 @@ def preprocess_catalog(
     margin: float = CROP_MARGIN,
     workers: int = 2,
     on_error: OnError = "raise",
-    image_format: str = "auto",
+    image_format: ImageFormatName = "auto",
     remover_options: dict[str, Any] | None = None,
     progress: bool = True,
 ) -> Path:
@@ -475,8 +479,8 @@ def preprocess_catalog(
         crop=crop, remove_background=remove_background, background_fill=background_fill, margin=margin,
         image_format=image_format, remover_options=dict(remover_options or {}),
     )
-    if on_error not in ("raise", "skip"):
-        raise ColorVariantsError(f"on_error must be 'raise' or 'skip', not {on_error!r}.")
+    if on_error not in ON_ERROR_POLICIES:
+        raise ColorVariantsError(f"on_error must be one of {ON_ERROR_POLICIES}, not {on_error!r}.")
     out_dir = Path(out_dir)
     jobs = _plan(catalog, config)
     needs_remover = any(job.out_mask is not None and (config.remove_background or job.source_mask is None)

@@ -28,9 +28,12 @@ The package's files: ``key.py`` (which folder), ``layout.py`` (the folder's file
 from __future__ import annotations
 
 from colorvariants.data.boxes import letterbox
-from colorvariants.data.cache.image_cache import Crop, ImageCache, OnError
+from colorvariants.data.cache.image_cache import ImageCache
 from colorvariants.data.cache.key import cache_path, default_cache_dir
 from colorvariants.data.cache.layout import CACHE_FORMAT, CACHE_VERSION, IncompleteCacheError
+from colorvariants.data.choices import CropMode, OnError
+
+Crop = CropMode  # the name this module gave the crop modes before colorvariants.data.choices
 
 __all__ = [
     "CACHE_FORMAT",

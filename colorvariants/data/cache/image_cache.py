@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -21,12 +21,10 @@ from colorvariants.data.cache.layout import (
     read_cache_meta,
 )
 from colorvariants.data.catalog import Catalog
+from colorvariants.data.choices import CROP_MODES, ON_ERROR_POLICIES, CropMode, OnError, check_choice
 from colorvariants.data.images import DEFAULT_MAX_PIXELS
 from colorvariants.data.problems import Problem
 from colorvariants.errors import ManifestError
-
-OnError = Literal["raise", "skip"]
-Crop = Literal["none", "bbox", "mask"]
 
 
 @dataclass
@@ -64,7 +62,7 @@ class ImageCache:
         cache_dir: str | Path | None = None,
         *,
         on_error: OnError = "raise",
-        crop: Crop = "none",
+        crop: CropMode = "none",
         workers: int = 2,
         progress: bool = True,
         max_pixels: int = DEFAULT_MAX_PIXELS,
@@ -92,10 +90,8 @@ class ImageCache:
             ImageLoadError: with ``on_error="raise"``, naming the file, the row and the fix.
             ManifestError: ``crop="bbox"`` without bbox columns, or ``crop="mask"`` without masks.
         """
-        if on_error not in ("raise", "skip"):
-            raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
-        if crop not in ("none", "bbox", "mask"):
-            raise ValueError(f"crop must be 'none', 'bbox' or 'mask', got {crop!r}")
+        check_choice("on_error", on_error, ON_ERROR_POLICIES)
+        check_choice("crop", crop, CROP_MODES)
         if size < 1:
             raise ValueError(f"size must be >= 1, got {size}")
         if len(catalog) == 0:
@@ -133,7 +129,7 @@ class ImageCache:
 
     @classmethod
     def open(
-        cls, catalog: Catalog, size: int, cache_dir: str | Path | None = None, *, crop: Crop = "none"
+        cls, catalog: Catalog, size: int, cache_dir: str | Path | None = None, *, crop: CropMode = "none"
     ) -> ImageCache:
         """Open the complete cache of ``catalog`` at ``size`` and ``crop`` without decoding anything.
 
