@@ -170,29 +170,6 @@ class OrderedBatchSampler(Sampler[list[int]]):
             yield list(range(start, min(start + self.batch_size, self.n)))
 
 
-def ordered_batches(
-    cache: ImageCache,
-    indices: Sequence[int] | np.ndarray,
-    batch_size: int,
-    *,
-    style: np.ndarray | None = None,
-    product: np.ndarray | None = None,
-) -> Iterator[Batch]:
-    """Batches of the given catalog rows in the given order, in this process (embedding a catalog).
-
-    ``style``/``product`` are catalog-wide label arrays; when omitted those keys hold -1. Rows the cache
-    marked invalid are dropped (check ``batch["index"]`` to align outputs with rows).
-    """
-    indices = np.asarray(indices, dtype=np.int64)
-    indices = indices[cache.valid[indices]]
-    n = len(cache)
-    style_arr = style if style is not None else np.full(n, -1, dtype=np.int64)
-    product_arr = product if product is not None else np.full(n, -1, dtype=np.int64)
-    dataset = CachedBatchDataset(cache, indices, style_arr, product_arr)
-    for positions in OrderedBatchSampler(len(indices), batch_size):
-        yield dataset[positions]
-
-
 class CatalogDataModule(pl.LightningDataModule):
     """Train/val loaders over a catalog's decoded-image cache (see the module docstring for the batch).
 

@@ -68,18 +68,6 @@ def largest_component(mask: np.ndarray) -> np.ndarray:
     return np.where(labels == biggest, 255, 0).astype(np.uint8)
 
 
-def fill_holes(mask: np.ndarray) -> np.ndarray:
-    """Fill background regions enclosed by the garment (those not connected to the image border)."""
-    fg = (mask > 127).astype(np.uint8)
-    bg = 1 - fg
-    n, labels = cv2.connectedComponents(bg, connectivity=4)
-    if n <= 1:
-        return np.where(fg > 0, 255, 0).astype(np.uint8)
-    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    outside = np.isin(labels, border[border > 0])
-    return np.where(outside, 0, 255).astype(np.uint8)
-
-
 def clean_mask(mask: np.ndarray, *, kernel_frac: float = 0.01, keep_largest: bool = True) -> np.ndarray:
     """Morphological clean-up: open (drop specks and hairlines), close (bridge small gaps), keep the largest part.
 
