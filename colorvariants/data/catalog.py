@@ -243,9 +243,13 @@ class Catalog:
     def __len__(self) -> int:
         return len(self.frame)
 
+    def _text(self, i: int, column: str) -> str:
+        """The cell of an id column as text (``read_manifest_frame`` makes every id cell a ``str``)."""
+        return str(self.frame.at[i, column])
+
     def path_of(self, i: int) -> Path:
         """Absolute path of the i-th image."""
-        return self.root / self.frame.at[i, "image_path"]
+        return self.root / self._text(i, "image_path")
 
     @property
     def paths(self) -> list[Path]:
@@ -278,9 +282,9 @@ class Catalog:
         return "mask_path" in self.frame.columns and bool((self.frame["mask_path"] != "").all())
 
     def mask_path_of(self, i: int) -> Path | None:
-        if "mask_path" not in self.frame.columns or not self.frame.at[i, "mask_path"]:
+        if "mask_path" not in self.frame.columns or not self._text(i, "mask_path"):
             return None
-        return self.root / self.frame.at[i, "mask_path"]
+        return self.root / self._text(i, "mask_path")
 
     # -- subsets and splits ------------------------------------------------------------------------------
     def subset(self, selector: Sequence[int] | np.ndarray | pd.Series) -> Catalog:
@@ -324,7 +328,7 @@ class Catalog:
         bounds = np.round(bounds).astype(int)
         assignment: dict[str, str] = {}
         start = 0
-        for name, end in zip(names, bounds):
+        for name, end in zip(names, bounds, strict=True):
             for j in order[start:end]:
                 assignment[styles[j]] = name
             start = end

@@ -17,7 +17,9 @@ OnError = Literal["raise", "skip"]
 """What an unreadable image does: stop the run with its error, or leave the row out and record why."""
 ON_ERROR_POLICIES: tuple[OnError, ...] = get_args(OnError)
 
-ImageFormatName = Literal["auto", "jpg", "png"]
+SavedFormat = Literal["jpg", "png"]
+"""The formats ``preprocess`` writes."""
+ImageFormatName = Literal["auto", SavedFormat]
 """How ``preprocess`` saves images: ``auto`` (JPEG stays JPEG, others PNG), or always one format."""
 IMAGE_FORMAT_NAMES: tuple[ImageFormatName, ...] = get_args(ImageFormatName)
 

@@ -134,7 +134,7 @@ class CachedBatchDataset(Dataset[Batch]):
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __getitem__(self, positions: Sequence[int] | np.ndarray | int) -> Batch:  # type: ignore[override]
+    def __getitem__(self, positions: Sequence[int] | np.ndarray | int) -> Batch:
         images, masks = self._arrays()
         rows = self.rows[np.atleast_1d(np.asarray(positions, dtype=np.int64))]
         # One read of the memory map in file order (sequential pages), then back to the order asked for.
@@ -197,8 +197,8 @@ class CatalogDataModule(pl.LightningDataModule):
     def _build_cache(self, progress: bool = True) -> ImageCache:
         c = self.config
         return ImageCache.build(
-            self.catalog, c.image_size, c.cache_dir, on_error=c.on_error,  # type: ignore[arg-type]
-            crop=c.crop, workers=c.cache_workers, progress=progress,  # type: ignore[arg-type]
+            self.catalog, c.image_size, c.cache_dir, on_error=c.on_error,
+            crop=c.crop, workers=c.cache_workers, progress=progress,
         )
 
     def prepare_data(self) -> None:

@@ -443,7 +443,7 @@ def load_mask(
             if im.mode in _ALPHA_MODES or "transparency" in im.info:
                 rgba = im.convert("RGBA")
                 alpha = rgba.getchannel("A")
-                lo, hi = alpha.getextrema()  # type: ignore[misc]
+                lo, hi = alpha.getextrema()
                 grey = alpha if lo != hi else rgba.convert("L")
             elif im.mode in _SIXTEEN_BIT_MODES or im.mode in ("I", "F"):
                 grey = _sixteen_bit_to_l(im)

@@ -46,6 +46,7 @@ from colorvariants.data.choices import (
     CropMode,
     ImageFormatName,
     OnError,
+    SavedFormat,
 )
 from colorvariants.data.images import load_rgb
 from colorvariants.data.problems import Problem
@@ -68,12 +69,12 @@ class ImageFormat:
     save_options: dict[str, Any]
 
 
-IMAGE_FORMATS: dict[ImageFormatName, ImageFormat] = {
+IMAGE_FORMATS: dict[SavedFormat, ImageFormat] = {
     # JPEG at 95 with full chroma: re-encoding a catalog JPEG then costs no visible detail; PNG is lossless.
     "jpg": ImageFormat(".jpg", {"format": "JPEG", "quality": 95, "subsampling": 0}),
     "png": ImageFormat(".png", {"format": "PNG", "compress_level": 3}),
 }
-SOURCE_FORMAT: dict[str, ImageFormatName] = {".jpg": "jpg", ".jpeg": "jpg"}
+SOURCE_FORMAT: dict[str, SavedFormat] = {".jpg": "jpg", ".jpeg": "jpg"}
 """``image_format="auto"``: JPEG sources stay JPEG (a 52k-image catalog as PNG is five times the disk), the rest
 become PNG."""
 
@@ -237,10 +238,11 @@ class _Worker:
         return _Done(job.out_image, job.out_mask, bbox, image.width, image.height)
 
 
-def _format_name(config: PreprocessConfig, source: str) -> str:
-    if config.image_format != "auto":
-        return config.image_format
-    return SOURCE_FORMAT.get(Path(source).suffix.lower(), "png")
+def _format_name(config: PreprocessConfig, source: str) -> SavedFormat:
+    """The format ``source`` is saved in: the configured one, or for ``auto`` by the source's suffix."""
+    if config.image_format == "auto":
+        return SOURCE_FORMAT.get(Path(source).suffix.lower(), "png")
+    return config.image_format
 
 
 _PROCESS_WORKER: _Worker | None = None
@@ -302,13 +304,14 @@ def _plan(catalog: Catalog, config: PreprocessConfig) -> list[_Job]:
     has_bbox = catalog.has_bbox()
     needs_mask = config.crop == "mask" or config.remove_background is not None
     jobs: list[_Job] = []
+    boxes = frame[list(BBOX_COLUMNS)].to_numpy(dtype=np.float64) if has_bbox else None
     for i, (key, row) in enumerate(zip(keys, rows, strict=True)):
         src_mask = catalog.mask_path_of(i)
         bbox: tuple[float, float, float, float] | None = None
-        if has_bbox:
-            x0, y0, x1, y1 = (float(frame.at[i, c]) for c in BBOX_COLUMNS)
-            bbox = (x0, y0, x1, y1) if np.isfinite([x0, y0, x1, y1]).all() else None
-        suffix = IMAGE_FORMATS[_format_name(config, frame.at[i, "image_path"])].suffix
+        if boxes is not None and np.isfinite(boxes[i]).all():
+            x0, y0, x1, y1 = (float(v) for v in boxes[i])
+            bbox = (x0, y0, x1, y1)
+        suffix = IMAGE_FORMATS[_format_name(config, str(frame.at[i, "image_path"]))].suffix
         jobs.append(
             _Job(
                 index=i, row=row, source=str(catalog.path_of(i)),

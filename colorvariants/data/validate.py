@@ -17,7 +17,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,8 @@ KNOWN_SPLITS = ("train", "val", "test")
 # would share one product or style and silently become "colour variants" of each other.
 PLACEHOLDER_IDS = frozenset({"nan", "none", "null", "na", "n/a", "<na>"})
 COUNT_KEYS = ("rows", "products", "styles", "images")
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -259,6 +261,15 @@ def _decode_image(path: Path, max_pixels: int) -> _ImageFacts:
     return _ImageFacts(size=loaded.original_size, format=loaded.format)
 
 
+def _results(jobs: list[cf.Future[T]], bar: tqdm) -> list[T]:
+    """The jobs' results in order, ticking ``bar`` as each arrives."""
+    out = []
+    for job in jobs:
+        out.append(job.result())
+        bar.update(1)
+    return out
+
+
 def _decode_mask(path: Path, max_pixels: int) -> _MaskFacts:
     try:
         mask = load_mask(path, max_pixels=max_pixels)
@@ -338,12 +349,12 @@ def _file_problems(
     images = {rel: catalog.root / rel for rel in dict.fromkeys(image_col[i] for i in rows)}
     masks = {rel: catalog.root / rel for rel in dict.fromkeys(mask_col[i] for i in rows) if rel}
     with cf.ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="cv-validate") as pool:
-        jobs = [pool.submit(_decode_image, p, max_pixels) for p in images.values()]
-        jobs += [pool.submit(_decode_mask, m, max_pixels) for m in masks.values()]
-        bar = tqdm(jobs, desc="checking images", unit="file", disable=not progress, dynamic_ncols=True)
-        facts = [job.result() for job in bar]
-    image_facts = dict(zip(images, facts[: len(images)]))
-    mask_facts = dict(zip(masks, facts[len(images):]))
+        image_jobs = [pool.submit(_decode_image, p, max_pixels) for p in images.values()]
+        mask_jobs = [pool.submit(_decode_mask, m, max_pixels) for m in masks.values()]
+        with tqdm(total=len(image_jobs) + len(mask_jobs), desc="checking images", unit="file",
+                  disable=not progress, dynamic_ncols=True) as bar:
+            image_facts = dict(zip(images, _results(image_jobs, bar), strict=True))
+            mask_facts = dict(zip(masks, _results(mask_jobs, bar), strict=True))
     templates: dict[tuple[str, str], list[Problem]] = {}
     problems: list[Problem] = []
     for i in rows:

@@ -40,7 +40,7 @@ class BackgroundRemover(Protocol):
 
 RemoverT = TypeVar("RemoverT", bound=type)
 
-BACKGROUND_REMOVERS: dict[str, type] = {}
+BACKGROUND_REMOVERS: dict[str, type[Any]] = {}
 """Backend name -> class. The class has ``config_class`` (a dataclass) and ``__init__(config)``."""
 
 OFFLINE_DEFAULT = "floodfill"

@@ -77,7 +77,7 @@ def clean_mask(mask: np.ndarray, *, kernel_frac: float = 0.01, keep_largest: boo
     h, w = mask.shape[:2]
     k = max(3, int(round(min(h, w) * kernel_frac)) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-    out = np.where(mask > 127, 255, 0).astype(np.uint8)
+    out: np.ndarray = np.where(mask > 127, 255, 0).astype(np.uint8)
     out = cv2.morphologyEx(out, cv2.MORPH_OPEN, kernel)
     out = cv2.morphologyEx(out, cv2.MORPH_CLOSE, kernel)
     if keep_largest:

@@ -81,7 +81,7 @@ class Builder:
         self.journal = ProgressJournal(directory / PROGRESS_FILE)
 
     # -- state on disk ------------------------------------------------------------------------------------
-    def _open_array(self, name: str, shape: tuple[int, ...]) -> tuple[np.ndarray, bool]:
+    def _open_array(self, name: str, shape: tuple[int, ...]) -> tuple[np.memmap, bool]:
         """Open ``name`` for writing in place; (array, reused) where reused means earlier rows may be kept."""
         path = self.directory / name
         if path.exists():
@@ -199,7 +199,7 @@ class Builder:
         """Decode what is pending, then write ``valid.npy`` and, last, ``meta.json``."""
         started = time.perf_counter()
         self.images, reused = self._open_array(IMAGES_FILE, (self.n, self.size, self.size, 3))
-        self.masks: np.ndarray | None = None
+        self.masks: np.memmap | None = None
         if self.has_masks:
             self.masks, masks_reused = self._open_array(MASKS_FILE, (self.n, self.size, self.size))
             reused = reused and masks_reused
@@ -222,7 +222,7 @@ class Builder:
         del self.images, self.masks
         valid = self.status == OK
         save_npy(self.directory / VALID_FILE, valid)
-        skipped = [self.problems[i].to_dict() for i in sorted(self.problems) if self.status[i] == SKIPPED]
+        skipped_rows = [self.problems[i].to_dict() for i in sorted(self.problems) if self.status[i] == SKIPPED]
         write_json(
             self.directory / META_FILE,
             {
@@ -236,6 +236,6 @@ class Builder:
                 "root": str(self.resolved_root),
                 "source": str(self.catalog.source) if self.catalog.source else None,
                 "build_seconds": round(time.perf_counter() - started, 3),
-                "skipped": skipped,
+                "skipped": skipped_rows,
             },
         )
