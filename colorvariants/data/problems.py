@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from colorvariants.errors import with_fix
+from colorvariants.errors import ImageLoadError, with_fix
 
 Severity = Literal["error", "warning"]
 
@@ -34,6 +34,12 @@ class Problem:
         if where:
             head += f" ({', '.join(where)})"
         return with_fix(f"{head}: {self.message}", self.fix)
+
+    @classmethod
+    def from_image_error(cls, exc: ImageLoadError, prefix: str = "") -> Problem:
+        """The error-level problem of an unreadable image: its ``code`` (``prefix`` first), reason, fix and row."""
+        code = getattr(exc, "code", "unreadable-image")
+        return cls("error", prefix + code, exc.reason, fix=exc.fix, row=exc.row, file=exc.path)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

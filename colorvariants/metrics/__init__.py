@@ -15,7 +15,6 @@ from colorvariants.metrics.grouping import (
 )
 from colorvariants.metrics.retrieval import (
     DEFAULT_KS,
-    DEFAULT_METRICS,
     average_precision_at_r,
     exact_protocol_metrics,
     map_at_r,
@@ -24,7 +23,6 @@ from colorvariants.metrics.retrieval import (
 
 __all__ = [
     "DEFAULT_KS",
-    "DEFAULT_METRICS",
     "PairCounts",
     "adjusted_rand_index",
     "average_precision_at_r",

@@ -13,9 +13,8 @@ from typing import Any
 
 import numpy as np
 
-# The recall cut-offs reported by default (evaluate, benchmark, the report), and the metric keys they give.
+# The recall cut-offs reported by default (evaluate, benchmark, the report: report/choices.py's METRIC_KEYS).
 DEFAULT_KS: tuple[int, ...] = (1, 5, 10, 20)
-DEFAULT_METRICS: tuple[str, ...] = (*(f"recall@{k}" for k in DEFAULT_KS), "map@r")
 # Similarity entries held at once by ``exact_protocol_metrics`` (queries x items): ~16 MB of float32.
 _CHUNK_ENTRIES = 4_000_000
 

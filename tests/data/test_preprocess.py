@@ -46,7 +46,7 @@ def write_catalog(root: Path, n: int = 6, *, bbox: bool = True, masks: bool = Fa
         row: dict[str, object] = {"image_path": rel, "product_id": f"p{i}", "style_id": f"s{i // 2}",
                                   "split": "train"}
         if bbox:
-            row.update(dict(zip(("bbox_x0", "bbox_y0", "bbox_x1", "bbox_y1"), BOX)))
+            row.update(dict(zip(("bbox_x0", "bbox_y0", "bbox_x1", "bbox_y1"), BOX, strict=True)))
         if masks:
             mrel = f"masks_src/p{i}.png"
             (root / mrel).parent.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from colorvariants.cli.common import add_catalog_arguments, load_catalog, note_config_defaults
 from colorvariants.cli.registry import register
+from colorvariants.data.choices import CROP_MODES
 
 # Plain top-level flags -> the config key they set.
 FLAG_KEYS = {
@@ -50,7 +51,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", help="32-true | bf16-mixed | 16-mixed (default: bf16 on GPU, 32 on CPU)")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--cache-dir", help="where decoded images are cached")
-    p.add_argument("--crop", choices=["none", "bbox", "mask"], help="crop to the product before resizing")
+    p.add_argument("--crop", choices=CROP_MODES, help="crop to the product before resizing")
     p.add_argument("--wandb", action="store_true", help="also log to Weights & Biases (offline without credentials)")
     p.add_argument("--resume", action="store_true", help="continue from RUN_DIR/checkpoints/last.ckpt")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",

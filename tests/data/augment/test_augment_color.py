@@ -41,7 +41,7 @@ def _images(n: int = 6, size: int = 12, seed: int = 0) -> torch.Tensor:
 
 
 def _per_image(fn: Callable[..., torch.Tensor], x: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
-    return torch.stack([fn(im, float(f)) for im, f in zip(x, factors)])
+    return torch.stack([fn(im, float(f)) for im, f in zip(x, factors, strict=True)])
 
 
 class TestAgainstTorchvision:
@@ -70,7 +70,7 @@ class TestAgainstTorchvision:
 
     def test_hsv_round_trip_matches_torchvision(self) -> None:
         x = _images()
-        for im, hsv in zip(x, rgb_to_hsv(x)):
+        for im, hsv in zip(x, rgb_to_hsv(x), strict=True):
             ref = FT._rgb2hsv(im)
             diff = (hsv - ref).abs()
             diff[0] = torch.minimum(diff[0], 1 - diff[0])  # hue is circular

@@ -8,14 +8,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import colorvariants.data.cache as cache_mod
+import colorvariants.data.cache.builder as cache_mod
 from colorvariants.data.cache import (
     ImageCache,
     IncompleteCacheError,
     cache_path,
     default_cache_dir,
     letterbox,
-    mask_box,
 )
 from colorvariants.data.catalog import Catalog
 from colorvariants.data.images import open_image
@@ -48,13 +47,6 @@ class TestLetterbox:
         assert arr.shape == (16, 16, 3) and arr.dtype == np.uint8
         assert (place.width, place.height, place.left, place.top) == (16, 8, 0, 4)
         assert (arr[:4] == 255).all() and (arr[12:] == 255).all() and (arr[4:12] == 0).all()
-
-    def test_mask_box_margin_and_empty(self):
-        m = np.zeros((100, 100), dtype=np.uint8)
-        assert mask_box(m) is None
-        m[20:60, 30:50] = 255
-        x0, y0, x1, y1 = mask_box(m)
-        assert x0 < 30 and y0 < 20 and x1 > 50 and y1 > 60 and x1 - x0 < 30
 
 
 class TestBuild:
