@@ -25,6 +25,7 @@ from colorvariants.errors import EmbeddingError, IndexFileError
 from colorvariants.io import atomic_path, write_json
 from colorvariants.metafile import META_FILE, MetaFormat, read_meta
 from colorvariants.retrieval.index.base import INDEX_KINDS, search_in_batches
+from colorvariants.retrieval.recorded_files import check_recorded_files
 from colorvariants.retrieval.store import check_vectors, ids_for_disk
 
 FORMAT = "colorvariants.index"
@@ -155,16 +156,8 @@ def load_index(directory: str | Path, *, expected_dim: int | None = None) -> Ind
             f"{meta_path}: metric {meta.get('metric')!r} / kind {meta.get('kind')!r} unknown (expected "
             f"{METRIC!r} and one of {sorted(INDEX_KINDS)}). Fix: rebuild the index."
         )
-    for name in (INDEX_FILE, IDS_FILE):
-        path = directory / name
-        if not path.is_file():
-            raise IndexFileError(f"{path}: missing. Fix: rebuild the index (or restore the file).")
-        want = meta.get("files", {}).get(name)
-        if want is not None and path.stat().st_size != want:
-            raise IndexFileError(
-                f"{path}: {path.stat().st_size} bytes but meta.json recorded {want}; the file is truncated "
-                "or belongs to another write. Fix: rebuild the index (or rerun `index add`)."
-            )
+    check_recorded_files(directory, meta, (INDEX_FILE, IDS_FILE), INDEX_META,
+                         "rebuild the index (or rerun `index add`).")
     try:
         index = faiss.read_index(str(directory / INDEX_FILE))
     except RuntimeError as exc:

@@ -20,6 +20,7 @@ import pandas as pd
 from colorvariants.errors import EmbeddingError
 from colorvariants.io import atomic_path, create_npy, write_json
 from colorvariants.metafile import META_FILE, MetaFormat, read_meta
+from colorvariants.retrieval.recorded_files import check_recorded_files
 from colorvariants.retrieval.store.vectors import VectorCheck, check_vectors, normalize_rows
 
 FORMAT = "colorvariants.embeddings"
@@ -243,11 +244,8 @@ class EmbeddingSet:
         meta = read_meta(directory, EMBEDDINGS_META, counts=("dim", "count"))
         npy = directory / EMBEDDINGS_FILE
         ids_path = directory / IDS_FILE
-        for path in (npy, ids_path):
-            if not path.is_file():
-                raise EmbeddingError(
-                    f"{path}: missing although meta.json exists. Fix: re-export the embedding set."
-                )
+        check_recorded_files(directory, meta, (EMBEDDINGS_FILE, IDS_FILE), EMBEDDINGS_META,
+                             "re-export the embedding set.")
         try:
             vectors = np.load(npy, mmap_mode="r" if mmap else None, allow_pickle=False)
         except (ValueError, OSError, EOFError) as exc:
@@ -265,12 +263,6 @@ class EmbeddingSet:
                 f"{npy}: holds {vectors.shape[0]} x {vectors.shape[1]} but meta.json says "
                 f"{meta['count']} x {meta['dim']}; the folder mixes two writes. "
                 "Fix: re-export the embedding set."
-            )
-        expected_ids_size = meta.get("files", {}).get(IDS_FILE)
-        if expected_ids_size is not None and ids_path.stat().st_size != expected_ids_size:
-            raise EmbeddingError(
-                f"{ids_path}: {ids_path.stat().st_size} bytes but meta.json recorded {expected_ids_size}; it "
-                "was replaced or truncated after the set was written. Fix: re-export the embedding set."
             )
         try:
             ids = pd.read_parquet(ids_path)
