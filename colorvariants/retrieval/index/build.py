@@ -108,7 +108,7 @@ def build_index(
     normalized = embedding_set.normalized
 
     t0 = time.perf_counter()
-    index, on_gpu = _train(
+    index, on_gpu = create_trained(
         kind_obj, d, build_params, lambda rows: _rows(vectors, rows, normalized), n, seed, use_gpu
     )
     add_in_batches(index, vectors, normalized=normalized)
@@ -183,7 +183,7 @@ def add(bundle: IndexBundle, new_embeddings: EmbeddingSet, *, allow_duplicates: 
     return bundle
 
 
-def _train(
+def create_trained(
     kind: IndexKind,
     d: int,
     params: Mapping[str, int],

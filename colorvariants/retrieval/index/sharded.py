@@ -36,11 +36,9 @@ from colorvariants.retrieval.index.base import (
     add_in_batches,
     iter_unit_batches,
     to_cpu,
-    to_gpu,
-    use_gpu_for,
     with_offsets,
 )
-from colorvariants.retrieval.index.build import CARRIED_META, training_rows
+from colorvariants.retrieval.index.build import CARRIED_META, create_trained
 from colorvariants.retrieval.index.io import IndexBundle
 from colorvariants.retrieval.store import STRING_ID_COLUMNS, EmbeddingSet, normalize_rows
 
@@ -109,14 +107,7 @@ def build_sharded_ivfpq(
     work.mkdir(parents=True, exist_ok=True)
     try:
         t0 = time.perf_counter()
-        trained = kind.create(d, build_params)
-        on_gpu = False
-        if use_gpu_for(kind, use_gpu):
-            gpu_index = to_gpu(trained)
-            on_gpu = gpu_index is not trained
-            trained = gpu_index
-        train_rows = training_rows(n, kind.training_size(n, build_params), seed)
-        trained.train(np.ascontiguousarray(sample(train_rows)))
+        trained, on_gpu = create_trained(kind, d, build_params, sample, n, seed, use_gpu)
         trained = to_cpu(trained)
         trained_path = work / "trained.faiss"
         faiss.write_index(trained, str(trained_path))
