@@ -2,8 +2,8 @@
 
 Configs and functions are typed with the ``Literal``s, the CLI takes its argparse choices (and the names in its
 help) from the tuples, and every registry (``INDEX_KINDS``, ``LINKAGES``, ``RERANKERS``, ``PROTOCOLS``, dedup's
-``GUARDS``) refuses a name that is not listed here (``check_listed``), so ``--help``, validation and code cannot
-disagree. Adding a value is one edit here plus its registry entry. This module imports nothing but ``typing``,
+``GUARDS``) refuses a name that is not listed here (``check_listed``; ``add_to_registry`` fills them), so
+``--help``, validation and code cannot disagree. Adding a value is one edit here plus its registry entry. This module imports nothing but ``typing``,
 so ``colorvariants --help`` loads no faiss.
 
 >>> INDEX_CHOICES
@@ -12,7 +12,9 @@ so ``colorvariants --help`` loads no faiss.
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Literal, TypeVar, get_args
+
+T = TypeVar("T")
 
 # FAISS index kinds (``retrieval.index``, one module each), and what ``index build --kind`` accepts.
 IndexKindName = Literal["flat", "ivf", "hnsw", "ivfpq"]
@@ -49,3 +51,16 @@ def check_listed(name: str, listed: tuple[str, ...], what: str) -> None:
             f"{what} {name!r} is not listed in colorvariants.retrieval.choices ({', '.join(listed)}); "
             "add it there so the CLI and the configs accept it."
         )
+
+
+def add_to_registry(registry: dict[str, T], name: str, item: T, listed: tuple[str, ...], what: str) -> T:
+    """File ``item`` under ``name`` in ``registry``: how every registry of the retrieval stage is filled.
+
+    Raises:
+        ValueError: ``name`` is not in ``listed`` (``check_listed``), or is registered already.
+    """
+    check_listed(name, listed, what)
+    if name in registry:
+        raise ValueError(f"{what} {name!r} registered twice")
+    registry[name] = item
+    return item

@@ -23,7 +23,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from colorvariants.retrieval.choices import LINKAGE_NAMES, LinkageName, check_listed
+from colorvariants.retrieval.choices import LINKAGE_NAMES, LinkageName, add_to_registry
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,7 @@ LINKAGES: dict[str, Linkage] = {}
 
 
 def _register(cls: type[Linkage]) -> type[Linkage]:
-    check_listed(cls.name, LINKAGE_NAMES, "grouping method")
-    LINKAGES[cls.name] = cls()
+    add_to_registry(LINKAGES, cls.name, cls(), LINKAGE_NAMES, "grouping method")
     return cls
 
 

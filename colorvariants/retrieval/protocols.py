@@ -23,7 +23,7 @@ import pandas as pd
 
 from colorvariants.errors import EmbeddingError, ManifestError
 from colorvariants.metrics.retrieval import DEFAULT_KS
-from colorvariants.retrieval.choices import PROTOCOL_NAMES, ProtocolName, check_listed
+from colorvariants.retrieval.choices import PROTOCOL_NAMES, ProtocolName, add_to_registry
 from colorvariants.retrieval.evaluate import attach_manifest, evaluate_embeddings
 from colorvariants.retrieval.inshop import STATUS_COLUMN, inshop_protocol_metrics
 from colorvariants.retrieval.store import EmbeddingSet
@@ -70,11 +70,7 @@ PROTOCOLS: dict[str, Protocol] = {}
 
 def register_protocol(protocol: Protocol) -> Protocol:
     """Add ``protocol`` to ``PROTOCOLS`` under its name (twice is a programming error)."""
-    check_listed(protocol.name, PROTOCOL_NAMES, "evaluation protocol")
-    if protocol.name in PROTOCOLS:
-        raise ValueError(f"evaluation protocol {protocol.name!r} registered twice")
-    PROTOCOLS[protocol.name] = protocol
-    return protocol
+    return add_to_registry(PROTOCOLS, protocol.name, protocol, PROTOCOL_NAMES, "evaluation protocol")
 
 
 def _recalls(metrics: dict[str, Any], ks: tuple[int, ...]) -> str:

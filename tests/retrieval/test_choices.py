@@ -51,3 +51,13 @@ def test_importing_the_lists_loads_no_faiss() -> None:
     code = "import sys, colorvariants.retrieval.choices; print('faiss' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_add_to_registry_refuses_unlisted_and_twice() -> None:
+    registry: dict[str, int] = {}
+    assert choices.add_to_registry(registry, "flat", 1, choices.INDEX_KIND_NAMES, "index kind") == 1
+    with pytest.raises(ValueError, match="index kind 'flat' registered twice"):
+        choices.add_to_registry(registry, "flat", 2, choices.INDEX_KIND_NAMES, "index kind")
+    with pytest.raises(ValueError, match="not listed"):
+        choices.add_to_registry(registry, "annoy", 3, choices.INDEX_KIND_NAMES, "index kind")
+    assert registry == {"flat": 1}

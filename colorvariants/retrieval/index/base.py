@@ -17,7 +17,7 @@ from typing import Any, ClassVar, TypeVar
 import faiss
 import numpy as np
 
-from colorvariants.retrieval.choices import INDEX_KIND_NAMES, IndexKindName, check_listed
+from colorvariants.retrieval.choices import INDEX_KIND_NAMES, IndexKindName, add_to_registry
 from colorvariants.retrieval.store import normalize_rows
 
 log = logging.getLogger(__name__)
@@ -35,11 +35,7 @@ Search = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
 
 def register_index_kind(cls: K) -> K:
     """Class decorator: instantiate the kind and file it under ``cls.name`` in ``INDEX_KINDS``."""
-    name = cls.name
-    check_listed(name, INDEX_KIND_NAMES, "index kind")
-    if name in INDEX_KINDS:
-        raise ValueError(f"index kind {name!r} registered twice")
-    INDEX_KINDS[name] = cls()
+    add_to_registry(INDEX_KINDS, cls.name, cls(), INDEX_KIND_NAMES, "index kind")
     return cls
 
 

@@ -21,7 +21,7 @@ from typing import ClassVar, TypeVar
 
 import numpy as np
 
-from colorvariants.retrieval.choices import NO_RERANK, RERANKER_NAMES, RerankerName, check_listed
+from colorvariants.retrieval.choices import NO_RERANK, RERANKER_NAMES, RerankerName, add_to_registry
 from colorvariants.retrieval.rerank.graph import NeighbourGraph
 
 RERANKERS: dict[str, type[Reranker]] = {}
@@ -31,10 +31,8 @@ R = TypeVar("R", bound="type[Reranker]")
 
 def register_reranker(cls: R) -> R:
     """Class decorator: file ``cls`` under ``cls.name`` in ``RERANKERS``."""
-    check_listed(cls.name, RERANKER_NAMES, "re-ranker")
-    if cls.name in RERANKERS:
-        raise ValueError(f"re-ranker {cls.name!r} registered twice")
-    RERANKERS[cls.name] = cls
+    reranker: type[Reranker] = cls
+    add_to_registry(RERANKERS, cls.name, reranker, RERANKER_NAMES, "re-ranker")
     return cls
 
 
