@@ -126,7 +126,8 @@ def calibrate_threshold(
     if sims.size == 0:
         raise EmbeddingError(
             "no labelled kNN pairs to calibrate the threshold on (no two neighbouring products both have a "
-            "style_id). Fix: pass --threshold, or add style_id labels for some styles."
+            "style_id).",
+            fix="pass --threshold, or add style_id labels for some styles.",
         )
     order = np.argsort(-sims, kind="stable")
     s, p = sims[order], pos[order]
@@ -142,8 +143,8 @@ def calibrate_threshold(
         raise EmbeddingError(
             f"no similarity threshold reaches pairwise precision {target_precision:.3g} on the {s.size} "
             f"labelled kNN pairs (best {precision[best]:.3g} at {s[best]:.4f}); the embeddings do not "
-            "separate these styles well enough. Fix: lower --target-precision, pass --threshold, or train a "
-            "better model."
+            "separate these styles well enough.",
+            fix="lower --target-precision, pass --threshold, or train a better model.",
         )
     i = int(good[-1])
     return Calibration(
@@ -419,8 +420,9 @@ class ColorVariantGroups:
             return float(self.threshold), curve, None
         if measure is None or curve is None:
             raise EmbeddingError(
-                "no threshold given and no style labels to calibrate one on. Fix: pass --threshold T, or "
-                "include style_id for some styles (e.g. a labelled validation sample)."
+                "no threshold given and no style labels to calibrate one on.",
+                fix="pass --threshold T, or include style_id for some styles (e.g. a labelled validation "
+                    "sample).",
             )
         target = self.target or OperatingTarget(precision=self.target_precision)
         with timer.stage("refine_s"):
@@ -579,7 +581,8 @@ def _check_index_matches(index: IndexBundle, es: EmbeddingSet) -> None:
     if index.count != es.count or index.dim != es.dim:
         raise IndexFileError(
             f"the index holds {index.count} vectors of dim {index.dim} but the embeddings are {es.count} x "
-            f"{es.dim}. Fix: pass the index built from these embeddings, or omit --index to build one."
+            f"{es.dim}.",
+            fix="pass the index built from these embeddings, or omit --index to build one.",
         )
     if "image_path" in index.ids.columns and "image_path" in es.ids.columns:
         same = index.ids["image_path"].astype(str).to_numpy() == es.ids["image_path"].astype(str).to_numpy()
@@ -587,8 +590,8 @@ def _check_index_matches(index: IndexBundle, es: EmbeddingSet) -> None:
             row = int(np.flatnonzero(~same)[0])
             raise IndexFileError(
                 f"the index's rows are not these embeddings' rows (first difference at row {row}: "
-                f"{index.ids['image_path'].iloc[row]!r} vs {es.ids['image_path'].iloc[row]!r}). "
-                "Fix: pass the index built from these embeddings, or omit --index."
+                f"{index.ids['image_path'].iloc[row]!r} vs {es.ids['image_path'].iloc[row]!r}).",
+                fix="pass the index built from these embeddings, or omit --index.",
             )
 
 

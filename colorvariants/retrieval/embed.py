@@ -186,7 +186,8 @@ def _check_resumable(out_dir: Path, producer: dict[str, Any]) -> bool:
     if diffs:
         raise OutputMismatchError(
             f"{out_dir}: holds {what} of other inputs than this run ({'; '.join(diffs)}); reusing them would "
-            "mix vectors of different inputs. Fix: pass --overwrite to start clean, or choose another --out."
+            "mix vectors of different inputs.",
+            fix="pass --overwrite to start clean, or choose another --out.",
         )
     return meta_path.is_file()
 

@@ -60,7 +60,8 @@ class ProtocolLabels:
         """Codes from ``style_id``/``product_id``; a row without style_id is its own style (no variants)."""
         if "product_id" not in ids.columns:
             raise EmbeddingError(
-                "the id table has no product_id column. Fix: pass --manifest to join labels."
+                "the id table has no product_id column.",
+                fix="pass --manifest to join labels.",
             )
         product_ids = ids["product_id"].astype(str)
         if "style_id" in ids.columns:
@@ -93,8 +94,9 @@ def _check_labels(ids: pd.DataFrame, product_ids: pd.Series, styles: pd.Series) 
             shown = ids.loc[dup.to_numpy(), "image_path"].head(5).tolist()
             raise EmbeddingError(
                 f"{int(dup.sum())} row(s) repeat an image already in the set under the same product_id (e.g. "
-                f"{shown}); each would count twice in recall and mAP@R. Fix: embed each image once (drop the "
-                "repeated rows from the vectors and ids), e.g. after concatenating overlapping sets."
+                f"{shown}); each would count twice in recall and mAP@R.",
+                fix="embed each image once (drop the repeated rows from the vectors and ids), e.g. after "
+                    "concatenating overlapping sets.",
             )
     per_product = pd.DataFrame({"product": product_ids, "style": styles}).drop_duplicates()
     two = per_product["product"].duplicated(keep=False)
@@ -102,8 +104,9 @@ def _check_labels(ids: pd.DataFrame, product_ids: pd.Series, styles: pd.Series) 
         shown = sorted(per_product.loc[two, "product"].unique().tolist())[:5]
         raise EmbeddingError(
             f"product_id(s) {shown} appear under two or more style_ids; a product is one colour of one design, "
-            "so its colour variants are undefined. Fix: correct style_id in the manifest (`colorvariants "
-            "validate` lists them) and re-attach it with --manifest."
+            "so its colour variants are undefined.",
+            fix="correct style_id in the manifest (`colorvariants validate` lists them) and re-attach it "
+                "with --manifest.",
         )
 
 
@@ -199,7 +202,8 @@ def evaluate_embeddings(
     n = es.count
     if n == 0:
         raise EmbeddingError(
-            "the embedding set is empty: nothing to evaluate. Fix: embed the evaluation images."
+            "the embedding set is empty: nothing to evaluate.",
+            fix="embed the evaluation images.",
         )
     ks = tuple(int(k) for k in ks)
     max_k = max(ks, default=1)
@@ -208,9 +212,9 @@ def evaluate_embeddings(
     if queries.size == 0:
         raise EmbeddingError(
             f"no evaluable queries: none of the {labels.n_styles} styles in "
-            f"{'split ' + repr(split) if split else 'the set'} has two products (colour variants). Fix: "
-            "add style_id labels (e.g. --manifest with a style_id column), or evaluate a split that holds "
-            "variants."
+            f"{'split ' + repr(split) if split else 'the set'} has two products (colour variants).",
+            fix="add style_id labels (e.g. --manifest with a style_id column), or evaluate a split that "
+                "holds variants.",
         )
 
     style_size = np.bincount(labels.style)

@@ -36,19 +36,25 @@ def read_previous(path: str | Path) -> pd.DataFrame:
     }
     reader = readers.get(path.suffix.lower())
     if reader is None or not path.is_file():
-        raise EmbeddingError(f"{path}: no previous groups file there (.csv, .parquet or .json written by dedup). "
-                             "Fix: pass the groups file of the last run, or drop --previous.")
+        raise EmbeddingError(
+            f"{path}: no previous groups file there (.csv, .parquet or .json written by dedup).",
+            fix="pass the groups file of the last run, or drop --previous.",
+        )
     frame = reader(path)
     missing = [c for c in (KEY, "group_id") if c not in frame.columns]
     if missing:
-        raise EmbeddingError(f"{path}: columns {missing} missing; it is not a dedup groups file. Fix: pass the "
-                             "file dedup --out wrote.")
+        raise EmbeddingError(
+            f"{path}: columns {missing} missing; it is not a dedup groups file.",
+            fix="pass the file dedup --out wrote.",
+        )
     ids = pd.to_numeric(frame["group_id"], errors="coerce")
     if ids.isna().any() or (ids % 1 != 0).any():
         bad = ids.isna() if ids.isna().any() else (ids % 1) != 0
         row = int(bad.to_numpy().argmax())  # the first bad row's position
-        raise EmbeddingError(f"{path}: row {row + 2}: group_id {frame['group_id'].iloc[row]!r} is not an integer. "
-                             "Fix: pass the file dedup --out wrote.")
+        raise EmbeddingError(
+            f"{path}: row {row + 2}: group_id {frame['group_id'].iloc[row]!r} is not an integer.",
+            fix="pass the file dedup --out wrote.",
+        )
     return frame.assign(group_id=ids.astype("int64"))
 
 

@@ -115,8 +115,10 @@ class OperatingTarget:
         """
         pts = curve.points
         if not pts:
-            raise EmbeddingError("no labelled product pairs to measure grouping on. Fix: pass --threshold, or "
-                                 "add style_id labels for some styles.")
+            raise EmbeddingError(
+                "no labelled product pairs to measure grouping on.",
+                fix="pass --threshold, or add style_id labels for some styles.",
+            )
         idx = np.arange(len(pts))
         if self.best_f1:
             return int(max(idx, key=lambda i: (pts[i].pair_f1, -pts[i].threshold)))
@@ -128,8 +130,8 @@ class OperatingTarget:
             raise EmbeddingError(
                 f"no threshold groups at pair precision {self.precision:g} with {curve.method}: the best is "
                 f"{best.pair_precision:.3f} (pair recall {best.pair_recall:.1%}, threshold {best.threshold:.4f}). "
-                f"What these embeddings reach: {curve.costs()}. Fix: --target-precision with a reachable value, "
-                "--best-f1, --rerank csls, or a better model."
+                f"What these embeddings reach: {curve.costs()}.",
+                fix="--target-precision with a reachable value, --best-f1, --rerank csls, or a better model.",
             )
         ok = [i for i in idx if pts[i].pair_recall >= float(self.recall or 0.0)]
         if ok:
@@ -138,7 +140,8 @@ class OperatingTarget:
         raise EmbeddingError(
             f"no threshold groups {self.recall:g} of the variant pairs with {curve.method}: the most is "
             f"{top.pair_recall:.1%} (pair precision {top.pair_precision:.3f}). What these embeddings reach: "
-            f"{curve.costs()}. Fix: a lower --target-recall, a larger --k, or --best-f1."
+            f"{curve.costs()}.",
+            fix="a lower --target-recall, a larger --k, or --best-f1.",
         )
 
 

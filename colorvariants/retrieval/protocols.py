@@ -120,9 +120,9 @@ def _inshop(es: EmbeddingSet, opts: ProtocolOptions) -> dict[str, Any]:
     if STATUS_COLUMN not in es.ids.columns:
         raise EmbeddingError(
             f"the embedding set's ids.parquet has no {STATUS_COLUMN!r} column (found {list(es.ids.columns)}), so "
-            "it has no In-shop query/gallery split. Fix: embed the manifest written by `colorvariants import "
-            "deepfashion-inshop` (embed keeps the column), pass that manifest with --manifest, or use "
-            "--protocol default."
+            "it has no In-shop query/gallery split.",
+            fix="embed the manifest written by `colorvariants import deepfashion-inshop` (embed keeps the "
+                "column), pass that manifest with --manifest, or use --protocol default.",
         )
     if opts.split is not None:
         es = es.split(opts.split)

@@ -133,8 +133,9 @@ def choose_kind(n: int, d: int, memory_budget: int | None = None, rule: AutoRule
     if pq_mem > budget:
         raise IndexFileError(
             f"no index kind fits a memory budget of {gb} for {n} vectors of dimension {d}: even IVF-PQ with "
-            f"{qp['m']}-byte codes needs {pq_mem / 1e9:.3g} GB. Fix: raise --memory-budget, or build shards "
-            "with build_sharded_ivfpq and serve them on several machines."
+            f"{qp['m']}-byte codes needs {pq_mem / 1e9:.3g} GB.",
+            fix="raise --memory-budget, or build shards with build_sharded_ivfpq and serve them on several "
+                "machines.",
         )
     why = (
         f"vectors need {flat_mem / 1e9:.3g} GB > {gb}: IVF-PQ with {qp['m']}-byte codes "

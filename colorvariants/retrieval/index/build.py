@@ -92,7 +92,10 @@ def build_index(
     """
     n, d = embedding_set.count, embedding_set.dim
     if n == 0:
-        raise EmbeddingError("the embedding set is empty: nothing to index. Fix: embed at least one image.")
+        raise EmbeddingError(
+            "the embedding set is empty: nothing to index.",
+            fix="embed at least one image.",
+        )
     embedding_set.ensure_valid()  # a NaN row would be indexed and returned as a neighbour of nothing
     budget = parse_memory(memory_budget) if memory_budget is not None else None
     if kind == "auto":
@@ -156,8 +159,8 @@ def add(bundle: IndexBundle, new_embeddings: EmbeddingSet, *, allow_duplicates: 
     if new_embeddings.dim != bundle.dim:
         raise IndexFileError(
             f"the index holds {bundle.dim}-d vectors but the new embeddings are {new_embeddings.dim}-d "
-            "(another model?). Fix: embed the new products with the model that built the index, or "
-            "rebuild it."
+            "(another model?).",
+            fix="embed the new products with the model that built the index, or rebuild it.",
         )
     if (
         not allow_duplicates
@@ -168,8 +171,8 @@ def add(bundle: IndexBundle, new_embeddings: EmbeddingSet, *, allow_duplicates: 
         if dup.any():
             shown = new_embeddings.ids.loc[dup, "image_path"].head(5).tolist()
             raise EmbeddingError(
-                f"{int(dup.sum())} of the new images are already in the index (e.g. {shown}). Fix: pass only "
-                "new products, or rebuild the index from the full embedding set."
+                f"{int(dup.sum())} of the new images are already in the index (e.g. {shown}).",
+                fix="pass only new products, or rebuild the index from the full embedding set.",
             )
     add_in_batches(bundle.index, new_embeddings.vectors, normalized=new_embeddings.normalized)
     ids = pd.concat([bundle.ids, new_embeddings.ids], ignore_index=True)

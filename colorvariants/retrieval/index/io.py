@@ -56,8 +56,8 @@ class IndexBundle:
         self.ids = self.ids.reset_index(drop=True)
         if self.index.ntotal != len(self.ids):
             raise IndexFileError(
-                f"the index holds {self.index.ntotal} vectors but the id table {len(self.ids)} rows. "
-                "Fix: rebuild the index from one embedding set."
+                f"the index holds {self.index.ntotal} vectors but the id table {len(self.ids)} rows.",
+                fix="rebuild the index from one embedding set.",
             )
 
     @property
@@ -91,15 +91,15 @@ class IndexBundle:
         queries = np.asarray(queries) if not isinstance(queries, np.memmap) else queries
         if queries.ndim != 2 or queries.shape[1] != self.dim:
             raise IndexFileError(
-                f"queries have shape {queries.shape} but the index holds {self.dim}-d vectors. "
-                "Fix: embed the queries with the model that built the index."
+                f"queries have shape {queries.shape} but the index holds {self.dim}-d vectors.",
+                fix="embed the queries with the model that built the index.",
             )
         check = check_vectors(queries)
         if not check.ok:
             bad = np.concatenate([check.nonfinite_rows, check.zero_rows])[:10].tolist()
             raise EmbeddingError(
-                f"query row(s) {bad} hold NaN/inf or are all zeros: they have no nearest neighbours. Fix: "
-                "re-embed those queries with a checkpoint whose loss is finite."
+                f"query row(s) {bad} hold NaN/inf or are all zeros: they have no nearest neighbours.",
+                fix="re-embed those queries with a checkpoint whose loss is finite.",
             )
         return search_in_batches(self.index, queries, min(k, max(self.count, 1)), batch_rows, normalized)
 
@@ -154,7 +154,8 @@ def load_index(directory: str | Path, *, expected_dim: int | None = None) -> Ind
     if meta.get("metric") != METRIC or meta.get("kind") not in INDEX_KINDS:
         raise IndexFileError(
             f"{meta_path}: metric {meta.get('metric')!r} / kind {meta.get('kind')!r} unknown (expected "
-            f"{METRIC!r} and one of {sorted(INDEX_KINDS)}). Fix: rebuild the index."
+            f"{METRIC!r} and one of {sorted(INDEX_KINDS)}).",
+            fix="rebuild the index.",
         )
     check_recorded_files(directory, meta, (INDEX_FILE, IDS_FILE), INDEX_META,
                          "rebuild the index (or rerun `index add`).")
@@ -163,29 +164,32 @@ def load_index(directory: str | Path, *, expected_dim: int | None = None) -> Ind
     except RuntimeError as exc:
         raise IndexFileError(
             f"{directory / INDEX_FILE}: FAISS cannot read it ({str(exc).splitlines()[0]}); the file is "
-            "corrupt. Fix: rebuild the index."
+            "corrupt.",
+            fix="rebuild the index.",
         ) from exc
     if index.d != meta.get("dim") or index.ntotal != meta.get("count"):
         raise IndexFileError(
             f"{directory / INDEX_FILE}: holds {index.ntotal} vectors of dim {index.d} but meta.json says "
-            f"{meta.get('count')} of dim {meta.get('dim')}. Fix: rebuild the index."
+            f"{meta.get('count')} of dim {meta.get('dim')}.",
+            fix="rebuild the index.",
         )
     if expected_dim is not None and index.d != expected_dim:
         raise IndexFileError(
             f"{directory}: the index holds {index.d}-d vectors but the embeddings are {expected_dim}-d "
-            "(another model?). Fix: build the index from these embeddings, or embed with the model that "
-            "built it."
+            "(another model?).",
+            fix="build the index from these embeddings, or embed with the model that built it.",
         )
     try:
         ids = pd.read_parquet(directory / IDS_FILE)
     except Exception as exc:  # pyarrow raises several types on corrupt files
         raise IndexFileError(
-            f"{directory / IDS_FILE}: cannot be read ({exc}). Fix: rebuild the index."
+            f"{directory / IDS_FILE}: cannot be read ({exc}).",
+            fix="rebuild the index.",
         ) from exc
     if len(ids) != index.ntotal:
         raise IndexFileError(
-            f"{directory / IDS_FILE}: {len(ids)} rows for {index.ntotal} indexed vectors. "
-            "Fix: rebuild the index."
+            f"{directory / IDS_FILE}: {len(ids)} rows for {index.ntotal} indexed vectors.",
+            fix="rebuild the index.",
         )
     _check_kind(meta_path, meta, index)
     INDEX_KINDS[meta["kind"]].apply_search_params(index, meta.get("search_params", {}))
@@ -203,6 +207,6 @@ def _check_kind(meta_path: Path, meta: dict[str, Any], index: faiss.Index) -> No
         matches = False
     if not matches:
         raise IndexFileError(
-            f"{meta_path}: says kind {meta['kind']!r} but {INDEX_FILE} is a FAISS {type(found).__name__}. "
-            "Fix: rebuild the index with `colorvariants index build`."
+            f"{meta_path}: says kind {meta['kind']!r} but {INDEX_FILE} is a FAISS {type(found).__name__}.",
+            fix="rebuild the index with `colorvariants index build`.",
         )

@@ -75,7 +75,10 @@ def build_sharded_ivfpq(
         EmbeddingError: no shards, shards of different dims, or a shard that fails validation.
     """
     if not shard_paths:
-        raise EmbeddingError("no shards given. Fix: pass the embedding-set folders of the shards.")
+        raise EmbeddingError(
+            "no shards given.",
+            fix="pass the embedding-set folders of the shards.",
+        )
     shards = [EmbeddingSet.load(p, mmap=True, check=True) for p in shard_paths]
     dims = {s.dim for s in shards}
     if len(dims) != 1:
@@ -85,7 +88,10 @@ def build_sharded_ivfpq(
     offsets = np.concatenate([[0], np.cumsum(counts)])
     n = int(offsets[-1])
     if n == 0:
-        raise EmbeddingError("the shards hold no vectors. Fix: embed at least one image.")
+        raise EmbeddingError(
+            "the shards hold no vectors.",
+            fix="embed at least one image.",
+        )
     kind = INDEX_KINDS["ivfpq"]
     budget = parse_memory(memory_budget) if memory_budget is not None else None
     build_params = kind.default_params(n, d, budget)
@@ -125,7 +131,8 @@ def build_sharded_ivfpq(
             added = [_fill_shard(*job) for job in jobs]
         if added != counts.tolist():
             raise EmbeddingError(
-                f"shard sizes changed during the build ({added} vs {counts.tolist()}). Fix: rerun the build."
+                f"shard sizes changed during the build ({added} vs {counts.tolist()}).",
+                fix="rerun the build.",
             )
         merged = faiss.read_index(str(trained_path))
         for _, _, shard_index_path in jobs:

@@ -68,7 +68,8 @@ class EmbeddingSet:
         if len(self.ids) != self.vectors.shape[0]:
             raise EmbeddingError(
                 f"{self.vectors.shape[0]} vectors but {len(self.ids)} id rows: each vector needs exactly one "
-                "id row. Fix: re-export the embeddings so vectors and ids.parquet are written together."
+                "id row.",
+                fix="re-export the embeddings so vectors and ids.parquet are written together.",
             )
         self.ids = self.ids.reset_index(drop=True)
         self.meta = dict(self.meta)
@@ -106,23 +107,23 @@ class EmbeddingSet:
         missing = [c for c in REQUIRED_ID_COLUMNS if c not in self.ids.columns]
         if missing:
             raise EmbeddingError(
-                f"{where}the id table lacks column(s) {missing}; found {list(self.ids.columns)}. "
-                "Fix: give one row per vector with at least image_path and product_id."
+                f"{where}the id table lacks column(s) {missing}; found {list(self.ids.columns)}.",
+                fix="give one row per vector with at least image_path and product_id.",
             )
         check = check_vectors(self.vectors)
         if check.nonfinite_rows.size:
             rows = self._describe_rows(check.nonfinite_rows)
             raise EmbeddingError(
-                f"{where}{check.nonfinite_rows.size} vector(s) hold NaN or inf: {rows}. Fix: the model "
-                "diverged or an image failed to decode; re-embed these images (or drop their rows from both "
-                "the vectors and ids) with a checkpoint whose loss is finite."
+                f"{where}{check.nonfinite_rows.size} vector(s) hold NaN or inf: {rows}.",
+                fix="the model diverged or an image failed to decode; re-embed these images (or drop their "
+                    "rows from both the vectors and ids) with a checkpoint whose loss is finite.",
             )
         if check.zero_rows.size:
             rows = self._describe_rows(check.zero_rows)
             raise EmbeddingError(
                 f"{where}{check.zero_rows.size} vector(s) are all zeros (no direction, so no cosine "
-                f"similarity): {rows}. Fix: re-embed these images, or drop their rows from both the vectors "
-                "and ids."
+                f"similarity): {rows}.",
+                fix="re-embed these images, or drop their rows from both the vectors and ids.",
             )
         self.meta["normalized"] = check.normalized
         self.checked = True
@@ -169,13 +170,15 @@ class EmbeddingSet:
         if "split" not in self.ids.columns:
             raise EmbeddingError(
                 "the embedding set has no 'split' column in ids.parquet, so split "
-                f"{name!r} cannot be selected. Fix: pass --manifest with a split column, or drop --split."
+                f"{name!r} cannot be selected.",
+                fix="pass --manifest with a split column, or drop --split.",
             )
         mask = (self.ids["split"].astype(str) == name).to_numpy()
         if not mask.any():
             present = sorted(self.ids["split"].astype(str).unique().tolist())
             raise EmbeddingError(
-                f"split {name!r} is empty; splits present: {present}. Fix: choose one of those."
+                f"split {name!r} is empty; splits present: {present}.",
+                fix="choose one of those.",
             )
         return self.subset(mask)
 
@@ -250,30 +253,31 @@ class EmbeddingSet:
             vectors = np.load(npy, mmap_mode="r" if mmap else None, allow_pickle=False)
         except (ValueError, OSError, EOFError) as exc:
             raise EmbeddingError(
-                f"{npy}: cannot be read ({exc}); the file is truncated or corrupt. "
-                "Fix: re-export the embedding set."
+                f"{npy}: cannot be read ({exc}); the file is truncated or corrupt.",
+                fix="re-export the embedding set.",
             ) from exc
         if vectors.ndim != 2 or vectors.dtype != np.float32:
             raise EmbeddingError(
-                f"{npy}: expected float32 (N, D), found {vectors.dtype} {vectors.shape}. "
-                "Fix: re-export the set."
+                f"{npy}: expected float32 (N, D), found {vectors.dtype} {vectors.shape}.",
+                fix="re-export the set.",
             )
         if vectors.shape != (meta["count"], meta["dim"]):
             raise EmbeddingError(
                 f"{npy}: holds {vectors.shape[0]} x {vectors.shape[1]} but meta.json says "
-                f"{meta['count']} x {meta['dim']}; the folder mixes two writes. "
-                "Fix: re-export the embedding set."
+                f"{meta['count']} x {meta['dim']}; the folder mixes two writes.",
+                fix="re-export the embedding set.",
             )
         try:
             ids = pd.read_parquet(ids_path)
         except Exception as exc:  # pyarrow raises several types on corrupt files
             raise EmbeddingError(
-                f"{ids_path}: cannot be read ({exc}). Fix: re-export the embedding set."
+                f"{ids_path}: cannot be read ({exc}).",
+                fix="re-export the embedding set.",
             ) from exc
         if len(ids) != meta["count"]:
             raise EmbeddingError(
-                f"{ids_path}: {len(ids)} id rows but {meta['count']} vectors; each vector needs one id row. "
-                "Fix: re-export the embedding set."
+                f"{ids_path}: {len(ids)} id rows but {meta['count']} vectors; each vector needs one id row.",
+                fix="re-export the embedding set.",
             )
         es = cls(vectors, ids, meta)
         if check:

@@ -75,8 +75,8 @@ class EmbeddingWriter:
         if missing.size:
             self.abort()
             raise EmbeddingError(
-                f"EmbeddingWriter: {missing.size} rows never written (first: {missing[:10].tolist()}). "
-                "Fix: write every row before closing."
+                f"EmbeddingWriter: {missing.size} rows never written (first: {missing[:10].tolist()}).",
+                fix="write every row before closing.",
             )
         es = EmbeddingSet(self._array, self.ids, self.meta)
         try:
