@@ -345,6 +345,44 @@ class Catalog:
             h.update(b"\0" + path.encode())
         return h.hexdigest()[:16]
 
+    def file_columns(self) -> list[str]:
+        """The path columns whose files the pixels come from: ``image_path``, and ``mask_path`` when present."""
+        return [c for c in ("image_path", "mask_path") if c in self.frame.columns]
+
+    def file_stats(self) -> np.ndarray:
+        """(N, 2 per ``file_columns``) int64: size and mtime_ns of each row's image (then mask) file.
+
+        One ``os.stat`` per distinct file; a missing file reads as ``file_stats.MISSING`` (never raises).
+        """
+        from colorvariants.data.file_stats import file_stats
+
+        parts = [file_stats(self.root, self.frame[c].astype(str).tolist()) for c in self.file_columns()]
+        return np.hstack(parts) if parts else np.zeros((len(self), 0), dtype=np.int64)
+
+    def files_fingerprint(self, stats: np.ndarray | None = None) -> str:
+        """A short hash of ``file_stats()``: changes when an image or mask is replaced in place (same path)."""
+        from colorvariants.data.file_stats import stats_digest
+
+        return stats_digest(self.file_stats() if stats is None else stats)
+
+    def file_at(self, i: int, stats_column: int) -> Path:
+        """The file behind column ``stats_column`` of ``file_stats()`` in row ``i``."""
+        return self.root / self._text(i, self.file_columns()[stats_column // 2])
+
+    def changed_file(self, old: np.ndarray, new: np.ndarray | None = None) -> Path | None:
+        """The first file whose stats differ between ``old`` and ``new`` (default: now), or None."""
+        new = self.file_stats() if new is None else new
+        if old.shape != new.shape:
+            return self.path_of(0) if len(self) else None
+        rows, cols = np.nonzero(old != new)
+        return self.file_at(int(rows[0]), int(cols[0])) if len(rows) else None
+
+    def file_changed_after(self, time_ns: int, stats: np.ndarray | None = None) -> Path | None:
+        """The first file modified after ``time_ns`` (names an image replaced since an output was written)."""
+        stats = self.file_stats() if stats is None else stats
+        rows, cols = np.nonzero(stats[:, 1::2] > time_ns)
+        return self.file_at(int(rows[0]), 2 * int(cols[0])) if len(rows) else None
+
     def save(self, dest: str | Path) -> None:
         """Write the manifest (CSV or Parquet by extension) atomically; the ``row`` column is not written."""
         from colorvariants.io import atomic_path

@@ -332,20 +332,28 @@ def _inputs_digest(jobs: list[_Job]) -> str:
     return h.hexdigest()[:16]
 
 
-def _check_settings(out_dir: Path, settings: dict[str, Any]) -> None:
-    """Refuse to resume into a folder prepared with other settings or from another catalog."""
+def _check_settings(out_dir: Path, settings: dict[str, Any], catalog: Catalog) -> None:
+    """Refuse to resume into a folder prepared with other settings, from another catalog or from changed images."""
     path = out_dir / SETTINGS_NAME
     if path.is_file():
         try:
             previous = json.loads(path.read_text())
         except (OSError, ValueError):
             previous = None
-        if previous != settings:
+        if previous == settings:
+            return
+        files_only = isinstance(previous, dict) and "files" in previous and {**previous, "files": settings["files"]}
+        if files_only == settings:  # the same run's settings: only image files changed since
+            changed = catalog.file_changed_after(path.stat().st_mtime_ns)
             raise ColorVariantsError(
-                f"{out_dir} already holds a preprocess run with other settings or another catalog "
-                f"(see {path}). Fix: choose a new --out, or delete {out_dir} to start over."
+                f"{out_dir} already holds a preprocess run of other image files: images changed since it was "
+                f"made ({f'e.g. {changed}' if changed else 'an image size or modification time differs'}). "
+                f"Fix: choose a new --out, or delete {out_dir} to start over."
             )
-        return
+        raise ColorVariantsError(
+            f"{out_dir} already holds a preprocess run with other settings or another catalog "
+            f"(see {path}). Fix: choose a new --out, or delete {out_dir} to start over."
+        )
     write_json(path, settings)
 
 
@@ -493,7 +501,8 @@ def preprocess_catalog(
 
     out_dir.mkdir(parents=True, exist_ok=True)
     _check_settings(out_dir, {"format": FORMAT, "version": VERSION, "config": config.to_dict(),
-                              "catalog": catalog.fingerprint(), "inputs": _inputs_digest(jobs)})
+                              "catalog": catalog.fingerprint(), "files": catalog.files_fingerprint(),
+                              "inputs": _inputs_digest(jobs)}, catalog)
     journal_path = out_dir / JOURNAL_NAME
     done = _read_journal(journal_path)
     todo = [job for job in jobs if not _is_done(job, done, out_dir)]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -41,6 +41,15 @@ PLACEHOLDER_IDS = frozenset({"nan", "none", "null", "na", "n/a", "<na>"})
 COUNT_KEYS = ("rows", "products", "styles", "images")
 
 T = TypeVar("T")
+LISTED_IDS = 5
+"""How many ids a message lists before "and N more" (a shared placeholder image can list 200k products)."""
+
+
+def listed(ids: Sequence[object] | np.ndarray, limit: int = LISTED_IDS) -> str:
+    """The first ``limit`` of ``ids`` (sorted) as a list, then "and N more" when there are more."""
+    ordered = sorted(str(i) for i in ids)
+    more = f" and {len(ordered) - limit} more" if len(ordered) > limit else ""
+    return f"{ordered[:limit]}{more}"
 
 
 @dataclass
@@ -204,14 +213,13 @@ def _data_problems(catalog: Catalog) -> list[Problem]:
                 row=int(rows["row"].min()), file=src,
             ))
     paths = f[f["image_path"] != ""]
-    per_image = paths.groupby("image_path")["product_id"].nunique()
-    for path in per_image[per_image > 1].index:
-        rows = paths[paths["image_path"] == path]
+    per_image = paths.groupby("image_path").agg(products=("product_id", "unique"), row=("row", "min"))
+    for path, rec in per_image[per_image["products"].map(len) > 1].iterrows():
         problems.append(Problem(
             "warning", "image-in-two-products",
-            f"image {path!r} is listed for products {sorted(rows['product_id'].unique().tolist())}.",
+            f"image {path!r} is listed for {len(rec['products'])} products: {listed(rec['products'])}.",
             fix="an image shows one product: keep the row with the right product_id.",
-            row=int(rows["row"].min()), file=src,
+            row=int(rec["row"]), file=src,
         ))
     if "mask_path" in f.columns and not catalog.allow_outside_root:
         for row, path in f[["row", "mask_path"]].itertuples(index=False):

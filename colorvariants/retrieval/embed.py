@@ -166,23 +166,27 @@ def embed_catalog(model: EmbeddingModule | str | Path, catalog: Catalog, out_dir
 def producer_record(module: EmbeddingModule, catalog: Catalog, cfg: EmbedConfig) -> dict[str, Any]:
     """What an embedding set's vectors depend on, by content (never by a file's path)."""
     return {"model": model_fingerprint(module), "method": module.method_name, "catalog": catalog.fingerprint(),
+            "files": catalog.files_fingerprint(),
             "image_size": int(module.config.image_size), "crop": cfg.crop, "on_error": cfg.on_error,
             "shard_size": cfg.shard_size, "batch_size": cfg.batch_size}
 
 
-def _check_resumable(out_dir: Path, producer: dict[str, Any]) -> bool:
+def _check_resumable(out_dir: Path, producer: dict[str, Any], catalog: Catalog) -> bool:
     """Whether ``out_dir`` already holds the finished set of ``producer``; raises when it holds other work."""
     shard_dir = out_dir / "shards"
     meta_path, plan_path = out_dir / META_FILE, shard_dir / PLAN_FILE
     if meta_path.is_file():
-        old, what = _json_or_none(meta_path), "a finished embedding set"
+        old, what, record = _json_or_none(meta_path), "a finished embedding set", meta_path
     elif plan_path.is_file():
-        old, what = _json_or_none(plan_path), "unfinished shards"
+        old, what, record = _json_or_none(plan_path), "unfinished shards", plan_path
     elif any(shard_dir.glob("shard-*.npy")):
-        old, what = {}, "unfinished shards"
+        old, what, record = {}, "unfinished shards", None
     else:
         return False
-    diffs = producer_mismatch((old or {}).get("producer"), producer)
+    old_producer = (old or {}).get("producer")
+    diffs = producer_mismatch(old_producer, producer)
+    if old_producer is not None and record is not None and old_producer.get("files") != producer["files"]:
+        diffs = [_files_changed(old_producer, catalog, record) if d.startswith("files:") else d for d in diffs]
     if diffs:
         raise OutputMismatchError(
             f"{out_dir}: holds {what} of other inputs than this run ({'; '.join(diffs)}); reusing them would "
@@ -190,6 +194,15 @@ def _check_resumable(out_dir: Path, producer: dict[str, Any]) -> bool:
             fix="pass --overwrite to start clean, or choose another --out.",
         )
     return meta_path.is_file()
+
+
+def _files_changed(old_producer: dict[str, Any], catalog: Catalog, record: Path) -> str:
+    """The mismatch entry for changed image files, naming one changed since ``record`` was written if any."""
+    if old_producer.get("files") is None:
+        return "files: no record of the image files it was made from (an older colorvariants)"
+    changed = catalog.file_changed_after(record.stat().st_mtime_ns)
+    example = f"e.g. {changed}" if changed is not None else "an image's size or modification time differs"
+    return f"images changed since it was made ({example})"
 
 
 def _json_or_none(path: Path) -> dict[str, Any] | None:
@@ -219,7 +232,7 @@ def _embed_claimed(model: EmbeddingModule | str | Path, catalog: Catalog, out_di
     producer = producer_record(module, catalog, cfg)
     if cfg.overwrite and not is_worker_rank():  # DDP ranks re-run this function while rank 0 embeds
         clear_embedding_set(out_dir)
-    elif _check_resumable(out_dir, producer):
+    elif _check_resumable(out_dir, producer, catalog):
         shutil.rmtree(shard_dir, ignore_errors=True)  # a run killed after its merge left the shards behind
         return EmbeddingSet.load(out_dir)
     shard_dir.mkdir(parents=True, exist_ok=True)

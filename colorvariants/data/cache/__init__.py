@@ -11,11 +11,13 @@ On disk, under ``cache_dir/images-<fingerprint>-<size>-<crop>[-<extra>]/`` (``ke
 - ``progress.log`` (``journal.py``): one JSON line per finished chunk (rows done, rows skipped with their
   problems), appended and fsynced only after the chunk's pixels are flushed, so a crash loses at most the chunk
   in flight and a rerun decodes only the missing rows;
+- ``files.npy``: the size and mtime of each row's image (and mask) file the pixels were decoded from;
 - ``valid.npy`` then ``meta.json``, written atomically and last: only a folder with ``meta.json`` is complete.
 
 The key covers the list of image paths and the root (``Catalog.fingerprint``), the size, the crop, and the
-mask paths / boxes / crop margin when they are used; it does not cover the files' contents: if images are
-replaced in place, delete the cache folder.
+mask paths / boxes / crop margin when they are used. ``files.npy`` records the size and mtime of each row's
+image and mask file (``Catalog.file_stats``): a build redoes the rows whose file was replaced in place since,
+and ``ImageCache.open`` refuses a cache whose files changed.
 
 The package's files: ``key.py`` (which folder), ``layout.py`` (the folder's files and ``meta.json``),
 ``journal.py`` (build lock and progress journal), ``builder.py`` (decoding), ``image_cache.py`` (``ImageCache``).

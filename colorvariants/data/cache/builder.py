@@ -2,7 +2,8 @@
 
 Each image is decoded once (cropped when asked), letterboxed to ``size`` x ``size`` on white (aspect kept) and
 written in place into ``images.npy`` (and its mask into ``masks.npy``); after each chunk the pixels are flushed
-and the chunk recorded in the journal, so a rerun decodes only the missing rows. ``valid.npy`` and then
+and the chunk recorded in the journal, so a rerun decodes only the missing rows, and the rows whose image or
+mask file changed since it was decoded (``files.npy``: size and mtime of each row's files). ``valid.npy`` and then
 ``meta.json`` are written last.
 """
 
@@ -27,6 +28,7 @@ from colorvariants.data.boxes import (
 from colorvariants.data.cache.journal import ProgressJournal
 from colorvariants.data.cache.layout import (
     CACHE_META,
+    FILES_FILE,
     IMAGES_FILE,
     MASKS_FILE,
     OK,
@@ -34,8 +36,10 @@ from colorvariants.data.cache.layout import (
     PROGRESS_FILE,
     SKIPPED,
     VALID_FILE,
+    recorded_stats,
 )
 from colorvariants.data.catalog import BBOX_COLUMNS, Catalog
+from colorvariants.data.file_stats import CHANGED
 from colorvariants.data.images import UnreadableImageError, load_mask, open_image
 from colorvariants.data.problems import Problem
 from colorvariants.errors import ImageLoadError
@@ -57,8 +61,10 @@ class Builder:
         progress: bool,
         max_pixels: int,
         chunk_size: int,
+        stats: np.ndarray | None = None,
     ) -> None:
         self.catalog = catalog
+        self.stats = catalog.file_stats() if stats is None else stats
         self.directory = directory
         self.size = size
         self.crop = crop
@@ -195,6 +201,18 @@ class Builder:
         if fatal is not None:
             raise fatal
 
+    def _redo_changed(self, snapshot: np.ndarray) -> None:
+        """Mark pending the rows whose files changed since they were decoded (all rows when not recorded)."""
+        old = recorded_stats(self.directory)
+        if old is None or old.shape != self.stats.shape:
+            changed = np.arange(self.n)
+        else:
+            changed = np.flatnonzero((old != self.stats).any(axis=1))
+        for i in changed[self.status[changed] != PENDING]:
+            self.problems.pop(int(i), None)
+        self.status[changed] = PENDING
+        snapshot[changed, 0::2] = CHANGED
+
     def run(self) -> None:
         """Decode what is pending, then write ``valid.npy`` and, last, ``meta.json``."""
         started = time.perf_counter()
@@ -203,11 +221,17 @@ class Builder:
         if self.has_masks:
             self.masks, masks_reused = self._open_array(MASKS_FILE, (self.n, self.size, self.size))
             reused = reused and masks_reused
+        snapshot = self.stats.copy()
         if reused:
             for ok, skipped in self.journal.replay(self.n):
                 self._mark(ok, skipped)
+            self._redo_changed(snapshot)
         else:
             self.journal.clear()
+        # Before decoding: what this run decodes from. Rows found changed keep a mark that never matches a
+        # real file until the run finishes, so a crash before they are redone cannot let the journal's old
+        # "done" stand for them.
+        save_npy(self.directory / FILES_FILE, snapshot)
         retry = SKIPPED if self.on_error == "raise" else PENDING
         pending = np.flatnonzero((self.status == PENDING) | (self.status == retry))
         with tqdm(
@@ -221,6 +245,7 @@ class Builder:
             self.masks.flush()
         del self.images, self.masks
         valid = self.status == OK
+        save_npy(self.directory / FILES_FILE, self.stats)
         save_npy(self.directory / VALID_FILE, valid)
         skipped_rows = [self.problems[i].to_dict() for i in sorted(self.problems) if self.status[i] == SKIPPED]
         write_json(
@@ -228,6 +253,7 @@ class Builder:
             {
                 **CACHE_META.header(),
                 "fingerprint": self.catalog.fingerprint(),
+                "files": self.catalog.files_fingerprint(self.stats),
                 "size": self.size,
                 "crop": self.crop,
                 "count": self.n,

@@ -19,6 +19,7 @@ from colorvariants.data.cache.layout import (
     finished_meta,
     forget_meta,
     read_cache_meta,
+    recorded_stats,
 )
 from colorvariants.data.catalog import Catalog
 from colorvariants.data.choices import CROP_MODES, ON_ERROR_POLICIES, CropMode, OnError, check_choice
@@ -111,6 +112,7 @@ class ImageCache:
             )
         directory = cache_path(catalog, size, cache_dir, crop)
         directory.mkdir(parents=True, exist_ok=True)
+        stats = catalog.file_stats()
         with build_lock(directory):
             meta = finished_meta(directory)
             if meta is not None:
@@ -118,12 +120,15 @@ class ImageCache:
                     cache = cls._open_dir(directory, meta, expect_count=len(catalog))
                 except IncompleteCacheError:  # arrays lost or damaged after completion: rebuild what is needed
                     cache = None
-                if cache is not None and not (on_error == "raise" and cache.skipped):
+                old = recorded_stats(directory)
+                current = old is not None and np.array_equal(old, stats)
+                if cache is not None and current and not (on_error == "raise" and cache.skipped):
                     return cache
-                # Retrying skipped rows, or repairing: the folder is unfinished until meta.json is rewritten.
+                # Redoing changed images, retrying skipped rows, or repairing: the folder is unfinished until
+                # meta.json is rewritten.
                 forget_meta(directory)
             Builder(
-                catalog, directory, size, crop, on_error, workers, progress, max_pixels, chunk_size
+                catalog, directory, size, crop, on_error, workers, progress, max_pixels, chunk_size, stats
             ).run()
             return cls._open_dir(directory, read_cache_meta(directory), expect_count=len(catalog))
 
@@ -134,9 +139,21 @@ class ImageCache:
         """Open the complete cache of ``catalog`` at ``size`` and ``crop`` without decoding anything.
 
         Raises:
-            IncompleteCacheError: no complete cache for this catalog (build it with ``ImageCache.build``).
+            IncompleteCacheError: no complete cache for this catalog, or an image or mask file changed since it
+                was built (build it with ``ImageCache.build``: only the changed rows are decoded again).
         """
-        return cls.open_dir(cache_path(catalog, size, cache_dir, crop), expect_count=len(catalog))
+        directory = cache_path(catalog, size, cache_dir, crop)
+        cache = cls.open_dir(directory, expect_count=len(catalog))
+        old = recorded_stats(directory)
+        changed = catalog.changed_file(old) if old is not None else None
+        if old is None or changed is not None:
+            what = (f"images changed since the cache was built (e.g. {changed})" if old is not None
+                    else "no record of the image files the cache was built from (an older colorvariants)")
+            raise IncompleteCacheError(
+                f"{directory}: {what}.",
+                fix="build it again with ImageCache.build (only the changed images are decoded again).",
+            )
+        return cache
 
     @classmethod
     def open_dir(cls, directory: str | Path, *, expect_count: int | None = None) -> ImageCache:

@@ -1,8 +1,8 @@
 """The image cache's key: which folder holds the cache of a catalog at a size and crop.
 
 The key covers the list of image paths and the root (``Catalog.fingerprint``), the size, the crop, and the
-mask paths / boxes / crop margin when they are used; it does not cover the files' contents: if images are
-replaced in place, delete the cache folder.
+mask paths / boxes / crop margin when they are used. An image replaced in place keeps its key: the folder's
+``files.npy`` (size and mtime per row) tells the build which rows to decode again.
 """
 
 from __future__ import annotations
