@@ -106,3 +106,26 @@ def cli() -> Callable[..., subprocess.CompletedProcess]:
 def kill_cli() -> Callable[..., bool]:
     """``kill_cli_when``: start the CLI and SIGKILL it at a point of the run."""
     return kill_cli_when
+
+
+def _replace_in_place(path: Path) -> Any:
+    """Overwrite the image at ``path`` (same path, format and size in pixels) with plain blue; the new image.
+
+    The mtime is set 10 s past both the old one and now (as a real replacement would be the newest write), so
+    no test passes or fails by two writes landing in one timestamp tick.
+    """
+    from PIL import Image
+
+    before = path.stat()
+    with Image.open(path) as old:
+        new = Image.new("RGB", old.size, (0, 0, 255))
+    new.save(path)
+    mtime = max(before.st_mtime_ns, time.time_ns()) + 10_000_000_000
+    os.utime(path, ns=(before.st_atime_ns, mtime))
+    return new
+
+
+@pytest.fixture
+def replace_in_place() -> Callable[[Path], Any]:
+    """``replace_in_place(path)``: an image replaced in place by new pixels (what a catalog update does)."""
+    return _replace_in_place

@@ -21,6 +21,8 @@ from colorvariants.errors import ManifestError
 REQUIRED_COLUMNS = ("image_path", "product_id")
 ID_COLUMNS = ("image_path", "product_id", "style_id", "color", "split", "mask_path")
 BBOX_COLUMNS = ("bbox_x0", "bbox_y0", "bbox_x1", "bbox_y1")
+# The problem code of a path column pointing outside the image root.
+ESCAPE_CODES = {"image_path": "path-escapes-root", "mask_path": "mask-path-escapes-root"}
 DEFAULT_FRACTIONS: Mapping[str, float] = {"train": 0.7, "val": 0.1, "test": 0.2}
 
 
@@ -208,27 +210,46 @@ class Catalog:
                 )
         if not self.allow_outside_root:
             outside = [p for p in set(f["image_path"].tolist())  # each distinct path resolved once
-                       if p and "\x00" not in p and not self._inside_root(p)]
+                       if p and "\x00" not in p and self.escapes_root(p)]
             for row, path in f.loc[f["image_path"].isin(outside), ["row", "image_path"]].itertuples(index=False):
-                problems.append(
-                    Problem("error", "path-escapes-root",
-                            f"image_path {path!r} points outside the image root {str(self.root)!r}.",
-                            fix="use a path relative to --root, or pass --allow-outside-root if intended.",
-                            row=int(row), file=src)
-                )
+                problems.append(self.escape_problem("image_path", path, int(row)))
         return problems
 
-    def _inside_root(self, rel: str) -> bool:
+    # -- the image root ----------------------------------------------------------------------------------
+    def escapes_root(self, rel: str) -> bool:
+        """Whether ``rel`` (an ``image_path`` or ``mask_path``) points outside the image root, where not allowed.
+
+        The one "is this path inside the image root" check: the catalog's own checks, validation and the image
+        cache all ask it. Links are resolved (a symlink out of the root escapes); always False with
+        ``allow_outside_root``.
+        """
+        if self.allow_outside_root:
+            return False
         target = (self._resolved_root / rel).resolve()
-        return target == self._resolved_root or self._resolved_root in target.parents
+        return not (target == self._resolved_root or self._resolved_root in target.parents)
+
+    def escape_problem(self, column: str, rel: str, row: int | None) -> Problem:
+        """The error for ``column`` (``image_path``/``mask_path``) = ``rel`` escaping the root, at manifest ``row``.
+
+        Its code is ``path-escapes-root`` for an image, ``mask-path-escapes-root`` for a mask.
+        """
+        return Problem(
+            "error", ESCAPE_CODES[column], f"{column} {rel!r} points outside the image root {str(self.root)!r}.",
+            fix="use a path relative to --root, or pass --allow-outside-root if intended.",
+            row=row, file=str(self.source) if self.source else None,
+        )
 
     # -- access ------------------------------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self.frame)
 
+    def _text(self, i: int, column: str) -> str:
+        """The cell of an id column as text (``read_manifest_frame`` makes every id cell a ``str``)."""
+        return str(self.frame.at[i, column])
+
     def path_of(self, i: int) -> Path:
         """Absolute path of the i-th image."""
-        return self.root / self.frame.at[i, "image_path"]
+        return self.root / self._text(i, "image_path")
 
     @property
     def paths(self) -> list[Path]:
@@ -261,9 +282,9 @@ class Catalog:
         return "mask_path" in self.frame.columns and bool((self.frame["mask_path"] != "").all())
 
     def mask_path_of(self, i: int) -> Path | None:
-        if "mask_path" not in self.frame.columns or not self.frame.at[i, "mask_path"]:
+        if "mask_path" not in self.frame.columns or not self._text(i, "mask_path"):
             return None
-        return self.root / self.frame.at[i, "mask_path"]
+        return self.root / self._text(i, "mask_path")
 
     # -- subsets and splits ------------------------------------------------------------------------------
     def subset(self, selector: Sequence[int] | np.ndarray | pd.Series) -> Catalog:
@@ -307,7 +328,7 @@ class Catalog:
         bounds = np.round(bounds).astype(int)
         assignment: dict[str, str] = {}
         start = 0
-        for name, end in zip(names, bounds):
+        for name, end in zip(names, bounds, strict=True):
             for j in order[start:end]:
                 assignment[styles[j]] = name
             start = end
@@ -323,6 +344,44 @@ class Catalog:
         for path in self.frame["image_path"].tolist():
             h.update(b"\0" + path.encode())
         return h.hexdigest()[:16]
+
+    def file_columns(self) -> list[str]:
+        """The path columns whose files the pixels come from: ``image_path``, and ``mask_path`` when present."""
+        return [c for c in ("image_path", "mask_path") if c in self.frame.columns]
+
+    def file_stats(self) -> np.ndarray:
+        """(N, 2 per ``file_columns``) int64: size and mtime_ns of each row's image (then mask) file.
+
+        One ``os.stat`` per distinct file; a missing file reads as ``file_stats.MISSING`` (never raises).
+        """
+        from colorvariants.data.file_stats import file_stats
+
+        parts = [file_stats(self.root, self.frame[c].astype(str).tolist()) for c in self.file_columns()]
+        return np.hstack(parts) if parts else np.zeros((len(self), 0), dtype=np.int64)
+
+    def files_fingerprint(self, stats: np.ndarray | None = None) -> str:
+        """A short hash of ``file_stats()``: changes when an image or mask is replaced in place (same path)."""
+        from colorvariants.data.file_stats import stats_digest
+
+        return stats_digest(self.file_stats() if stats is None else stats)
+
+    def file_at(self, i: int, stats_column: int) -> Path:
+        """The file behind column ``stats_column`` of ``file_stats()`` in row ``i``."""
+        return self.root / self._text(i, self.file_columns()[stats_column // 2])
+
+    def changed_file(self, old: np.ndarray, new: np.ndarray | None = None) -> Path | None:
+        """The first file whose stats differ between ``old`` and ``new`` (default: now), or None."""
+        new = self.file_stats() if new is None else new
+        if old.shape != new.shape:
+            return self.path_of(0) if len(self) else None
+        rows, cols = np.nonzero(old != new)
+        return self.file_at(int(rows[0]), int(cols[0])) if len(rows) else None
+
+    def file_changed_after(self, time_ns: int, stats: np.ndarray | None = None) -> Path | None:
+        """The first file modified after ``time_ns`` (names an image replaced since an output was written)."""
+        stats = self.file_stats() if stats is None else stats
+        rows, cols = np.nonzero(stats[:, 1::2] > time_ns)
+        return self.file_at(int(rows[0]), 2 * int(cols[0])) if len(rows) else None
 
     def save(self, dest: str | Path) -> None:
         """Write the manifest (CSV or Parquet by extension) atomically; the ``row`` column is not written."""

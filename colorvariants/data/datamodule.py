@@ -29,6 +29,17 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from colorvariants.data.cache import ImageCache
 from colorvariants.data.catalog import Catalog
+from colorvariants.data.choices import (
+    CROP_MODES,
+    ON_ERROR_POLICIES,
+    PK_LABELS,
+    SAMPLER_NAMES,
+    CropMode,
+    OnError,
+    PKLabel,
+    SamplerName,
+    check_choice,
+)
 from colorvariants.data.samplers import PKBatchSampler, RandomBatchSampler, resolve_world
 from colorvariants.errors import ManifestError
 
@@ -62,13 +73,13 @@ class DataConfig:
     image_size: int = 64
     batch_size: int = 128
     num_workers: int = 0
-    sampler: str = "random"
+    sampler: SamplerName = "random"
     pk_p: int = 32
     pk_k: int = 4
-    pk_label: str = "style"
+    pk_label: PKLabel = "style"
     cache_dir: str | None = None
-    on_error: str = "raise"
-    crop: str = "none"
+    on_error: OnError = "raise"
+    crop: CropMode = "none"
     seed: int = 0
     val_split: str = "val"
     train_split: str = "train"
@@ -76,15 +87,9 @@ class DataConfig:
     cache_workers: int = 2
 
     def __post_init__(self) -> None:
-        choices = {
-            "sampler": ("random", "pk"),
-            "pk_label": ("style", "product"),
-            "on_error": ("raise", "skip"),
-            "crop": ("none", "bbox", "mask"),
-        }
+        choices = {"sampler": SAMPLER_NAMES, "pk_label": PK_LABELS, "on_error": ON_ERROR_POLICIES, "crop": CROP_MODES}
         for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"DataConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}")
+            check_choice(f"DataConfig.{name}", getattr(self, name), allowed)
         for name in ("image_size", "batch_size", "pk_p", "pk_k", "max_val_images"):
             if getattr(self, name) < 1:
                 raise ValueError(f"DataConfig.{name} must be >= 1, got {getattr(self, name)}")
@@ -129,7 +134,7 @@ class CachedBatchDataset(Dataset[Batch]):
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __getitem__(self, positions: Sequence[int] | np.ndarray | int) -> Batch:  # type: ignore[override]
+    def __getitem__(self, positions: Sequence[int] | np.ndarray | int) -> Batch:
         images, masks = self._arrays()
         rows = self.rows[np.atleast_1d(np.asarray(positions, dtype=np.int64))]
         # One read of the memory map in file order (sequential pages), then back to the order asked for.
@@ -165,29 +170,6 @@ class OrderedBatchSampler(Sampler[list[int]]):
             yield list(range(start, min(start + self.batch_size, self.n)))
 
 
-def ordered_batches(
-    cache: ImageCache,
-    indices: Sequence[int] | np.ndarray,
-    batch_size: int,
-    *,
-    style: np.ndarray | None = None,
-    product: np.ndarray | None = None,
-) -> Iterator[Batch]:
-    """Batches of the given catalog rows in the given order, in this process (embedding a catalog).
-
-    ``style``/``product`` are catalog-wide label arrays; when omitted those keys hold -1. Rows the cache
-    marked invalid are dropped (check ``batch["index"]`` to align outputs with rows).
-    """
-    indices = np.asarray(indices, dtype=np.int64)
-    indices = indices[cache.valid[indices]]
-    n = len(cache)
-    style_arr = style if style is not None else np.full(n, -1, dtype=np.int64)
-    product_arr = product if product is not None else np.full(n, -1, dtype=np.int64)
-    dataset = CachedBatchDataset(cache, indices, style_arr, product_arr)
-    for positions in OrderedBatchSampler(len(indices), batch_size):
-        yield dataset[positions]
-
-
 class CatalogDataModule(pl.LightningDataModule):
     """Train/val loaders over a catalog's decoded-image cache (see the module docstring for the batch).
 
@@ -215,8 +197,8 @@ class CatalogDataModule(pl.LightningDataModule):
     def _build_cache(self, progress: bool = True) -> ImageCache:
         c = self.config
         return ImageCache.build(
-            self.catalog, c.image_size, c.cache_dir, on_error=c.on_error,  # type: ignore[arg-type]
-            crop=c.crop, workers=c.cache_workers, progress=progress,  # type: ignore[arg-type]
+            self.catalog, c.image_size, c.cache_dir, on_error=c.on_error,
+            crop=c.crop, workers=c.cache_workers, progress=progress,
         )
 
     def prepare_data(self) -> None:

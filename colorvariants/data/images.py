@@ -23,13 +23,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
+from colorvariants.data.boxes import Box, clip_box, outer_pixels, scale_box
 from colorvariants.errors import ImageLoadError
 
 # PIL's own default for Image.MAX_IMAGE_PIXELS (1024 * 1024 * 1024 // 4 // 3): about a 9459 px square, far
 # above any product photo and far below what would exhaust memory when decoded to RGB (~270 MB).
 DEFAULT_MAX_PIXELS = 89_478_485
-
-Box = tuple[int, int, int, int]
 
 # EXIF orientation -> the transpose that undoes it (the same table as PIL.ImageOps.exif_transpose).
 _ORIENTATION_FIX: dict[int, Image.Transpose] = {
@@ -326,17 +325,9 @@ def _region_in_original(
     """Scale ``region`` from ``frame`` pixels to the image's, clip it, and round outwards; None if empty."""
     if region is None:
         return None
-    x0, y0, x1, y1 = (float(v) for v in region)
-    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
-        return None
     if frame is not None and frame != original:
-        sx, sy = original[0] / frame[0], original[1] / frame[1]
-        x0, x1, y0, y1 = x0 * sx, x1 * sx, y0 * sy, y1 * sy
-    bx0, by0 = max(0, math.floor(x0)), max(0, math.floor(y0))
-    bx1, by1 = min(original[0], math.ceil(x1)), min(original[1], math.ceil(y1))
-    if bx1 <= bx0 or by1 <= by0:
-        return None
-    return (bx0, by0, bx1, by1)
+        region = scale_box(region, original[0] / frame[0], original[1] / frame[1])
+    return clip_box(region, original)
 
 
 def open_image(
@@ -392,13 +383,7 @@ def open_image(
         if orientation in _ORIENTATION_FIX:
             rgb = rgb.transpose(_ORIENTATION_FIX[orientation])
         if box is not None:
-            sx, sy = rgb.width / original[0], rgb.height / original[1]
-            scaled = (
-                math.floor(box[0] * sx), math.floor(box[1] * sy),
-                max(math.floor(box[0] * sx) + 1, math.ceil(box[2] * sx)),
-                max(math.floor(box[1] * sy) + 1, math.ceil(box[3] * sy)),
-            )
-            rgb = rgb.crop(scaled)
+            rgb = rgb.crop(outer_pixels(scale_box(box, rgb.width / original[0], rgb.height / original[1])))
         if rgb is im:  # detach from the file before closing it
             rgb = rgb.copy()
         return LoadedImage(image=rgb, format=fmt, original_size=original, region=box)
@@ -458,7 +443,7 @@ def load_mask(
             if im.mode in _ALPHA_MODES or "transparency" in im.info:
                 rgba = im.convert("RGBA")
                 alpha = rgba.getchannel("A")
-                lo, hi = alpha.getextrema()  # type: ignore[misc]
+                lo, hi = alpha.getextrema()
                 grey = alpha if lo != hi else rgba.convert("L")
             elif im.mode in _SIXTEEN_BIT_MODES or im.mode in ("I", "F"):
                 grey = _sixteen_bit_to_l(im)

@@ -6,7 +6,7 @@ pixels and never redoes this work:
 
 - ``crop="bbox"`` crops to the manifest's ``bbox_*`` box, ``crop="mask"`` to the foreground mask's box (the
   manifest's ``mask_path`` when a row has one, else a mask from the chosen or the offline backend), each grown
-  by ``margin``; ``"none"`` keeps the frame.
+  by ``margin`` (the crop margin rule of ``colorvariants.data.boxes``); ``"none"`` keeps the frame.
 - ``remove_background="floodfill"|"grabcut"|"rembg"`` paints everything outside the mask ``background_fill``.
 - Every mask it used is written, aligned with the output image, under ``out_dir/masks/`` and named in the new
   manifest's ``mask_path``, so removal runs once per image and the garment-recolour augmentation can reuse it.
@@ -24,13 +24,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import math
 import multiprocessing
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,15 +37,21 @@ from PIL import Image
 from tqdm import tqdm
 
 from colorvariants.data.background import OFFLINE_DEFAULT, BackgroundRemover, create_remover
-from colorvariants.data.background.masks import Box, mask_bbox, read_mask, write_mask
+from colorvariants.data.background.masks import read_mask, write_mask
+from colorvariants.data.boxes import CROP_MARGIN, Box, clip_box, grow_box, mask_bbox
 from colorvariants.data.catalog import BBOX_COLUMNS, Catalog
+from colorvariants.data.choices import (
+    IMAGE_FORMAT_NAMES,
+    ON_ERROR_POLICIES,
+    CropMode,
+    ImageFormatName,
+    OnError,
+    SavedFormat,
+)
 from colorvariants.data.images import load_rgb
 from colorvariants.data.problems import Problem
 from colorvariants.errors import ColorVariantsError, ImageLoadError, ManifestError
 from colorvariants.io import DiskFullError, atomic_path, disk_full_as_error, write_json
-
-CropMode = Literal["none", "bbox", "mask"]
-OnError = Literal["raise", "skip"]
 
 FORMAT = "colorvariants.preprocess"
 VERSION = 1
@@ -64,12 +69,12 @@ class ImageFormat:
     save_options: dict[str, Any]
 
 
-IMAGE_FORMATS: dict[str, ImageFormat] = {
+IMAGE_FORMATS: dict[SavedFormat, ImageFormat] = {
     # JPEG at 95 with full chroma: re-encoding a catalog JPEG then costs no visible detail; PNG is lossless.
     "jpg": ImageFormat(".jpg", {"format": "JPEG", "quality": 95, "subsampling": 0}),
     "png": ImageFormat(".png", {"format": "PNG", "compress_level": 3}),
 }
-SOURCE_FORMAT = {".jpg": "jpg", ".jpeg": "jpg"}
+SOURCE_FORMAT: dict[str, SavedFormat] = {".jpg": "jpg", ".jpeg": "jpg"}
 """``image_format="auto"``: JPEG sources stay JPEG (a 52k-image catalog as PNG is five times the disk), the rest
 become PNG."""
 
@@ -82,7 +87,8 @@ class PreprocessConfig:
         crop: ``"none"``, ``"bbox"`` (the manifest's box) or ``"mask"`` (the foreground mask's box).
         remove_background: a key of ``BACKGROUND_REMOVERS`` to paint the background ``background_fill``, or None.
         background_fill: RGB colour of removed background (white: the catalog convention).
-        margin: the crop box grows by this share of its width (height) on the left and right (top and bottom).
+        margin: the crop box grows by this share of its width (height) on the left and right (top and bottom):
+            the crop margin rule of ``colorvariants.data.boxes``.
         image_format: ``"auto"`` (JPEG stays JPEG, others PNG), ``"jpg"`` or ``"png"``.
         remover_options: config fields of the backend (e.g. ``{"model": "u2net"}`` for rembg).
     """
@@ -90,15 +96,15 @@ class PreprocessConfig:
     crop: CropMode = "none"
     remove_background: str | None = None
     background_fill: tuple[int, int, int] = (255, 255, 255)
-    margin: float = 0.05
-    image_format: str = "auto"
+    margin: float = CROP_MARGIN
+    image_format: ImageFormatName = "auto"
     remover_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "background_fill", tuple(int(c) for c in self.background_fill))
         if self.crop not in CROP_BOXES:
             raise ColorVariantsError(f"unknown crop {self.crop!r}. Fix: choose one of {sorted(CROP_BOXES)}.")
-        if self.image_format != "auto" and self.image_format not in IMAGE_FORMATS:
+        if self.image_format not in IMAGE_FORMAT_NAMES:
             raise ColorVariantsError(
                 f"unknown image format {self.image_format!r}. Fix: choose auto or one of {sorted(IMAGE_FORMATS)}."
             )
@@ -159,7 +165,7 @@ def _box_bbox(job: _Job, size: tuple[int, int], mask: np.ndarray | None) -> Box:
             "crop='bbox' but this row has no bbox_x0..bbox_y1.", row=job.row,
             fix="fill in the box, use --crop mask, or --on-error skip to leave the row out.",
         )
-    box = _clip_box(job.bbox, size)
+    box = clip_box(job.bbox, size)
     if box is None:
         raise ManifestError(
             f"bbox {tuple(job.bbox)} lies outside the {size[0]}x{size[1]} image or is empty.", row=job.row,
@@ -173,28 +179,11 @@ def _box_mask(job: _Job, size: tuple[int, int], mask: np.ndarray | None) -> Box:
     return box if box is not None else (0, 0, size[0], size[1])  # an empty mask: keep the frame, never crop to 0
 
 
-CROP_BOXES: dict[str, Callable[[_Job, tuple[int, int], np.ndarray | None], Box]] = {
+CROP_BOXES: dict[CropMode, Callable[[_Job, tuple[int, int], np.ndarray | None], Box]] = {
     "none": _box_none,
     "bbox": _box_bbox,
     "mask": _box_mask,
 }
-
-
-def _clip_box(box: Sequence[float], size: tuple[int, int]) -> Box | None:
-    """Round a float box outward to whole pixels inside the image; None when nothing is left."""
-    x0 = max(0, int(math.floor(box[0])))
-    y0 = max(0, int(math.floor(box[1])))
-    x1 = min(size[0], int(math.ceil(box[2])))
-    y1 = min(size[1], int(math.ceil(box[3])))
-    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
-
-
-def _grow(box: Box, margin: float, size: tuple[int, int]) -> Box:
-    """The box widened by ``margin`` of its size on each side, clipped to the image."""
-    mx = (box[2] - box[0]) * margin
-    my = (box[3] - box[1]) * margin
-    grown = _clip_box((box[0] - mx, box[1] - my, box[2] + mx, box[3] + my), size)
-    return grown if grown is not None else box
 
 
 # -- the per-image work ---------------------------------------------------------------------------------------
@@ -223,7 +212,8 @@ class _Worker:
             mask = self.remover.mask(image)
         box = CROP_BOXES[cfg.crop](job, size, mask)
         if cfg.crop != "none":
-            box = _grow(box, cfg.margin, size)
+            grown = grow_box(box, cfg.margin)
+            box = (clip_box(grown, size) if grown is not None else None) or box
 
         if cfg.remove_background is not None and mask is not None:
             fill = Image.new("RGB", size, cfg.background_fill)
@@ -242,16 +232,17 @@ class _Worker:
 
         bbox: tuple[int, int, int, int] | None = None
         if job.bbox is not None:  # the catalog's own box, moved into the crop
-            bbox = _clip_box((job.bbox[0] - x0, job.bbox[1] - y0, job.bbox[2] - x0, job.bbox[3] - y0), image.size)
+            bbox = clip_box((job.bbox[0] - x0, job.bbox[1] - y0, job.bbox[2] - x0, job.bbox[3] - y0), image.size)
         if bbox is None and mask is not None:
             bbox = mask_bbox(mask)
         return _Done(job.out_image, job.out_mask, bbox, image.width, image.height)
 
 
-def _format_name(config: PreprocessConfig, source: str) -> str:
-    if config.image_format != "auto":
-        return config.image_format
-    return SOURCE_FORMAT.get(Path(source).suffix.lower(), "png")
+def _format_name(config: PreprocessConfig, source: str) -> SavedFormat:
+    """The format ``source`` is saved in: the configured one, or for ``auto`` by the source's suffix."""
+    if config.image_format == "auto":
+        return SOURCE_FORMAT.get(Path(source).suffix.lower(), "png")
+    return config.image_format
 
 
 _PROCESS_WORKER: _Worker | None = None
@@ -308,17 +299,19 @@ def _plan(catalog: Catalog, config: PreprocessConfig) -> list[_Job]:
     keys = [_safe_key(p) for p in frame["image_path"].tolist()]
     counts = pd.Series(keys).value_counts()
     rows = frame["row"].astype(int).tolist() if "row" in frame.columns else list(range(1, len(frame) + 1))
-    keys = [k if counts[k] == 1 else f"{k}__row{r}" for k, r in zip(keys, rows)]  # the same photo listed twice
+    # The same photo listed twice gets one output per row.
+    keys = [k if counts[k] == 1 else f"{k}__row{r}" for k, r in zip(keys, rows, strict=True)]
     has_bbox = catalog.has_bbox()
     needs_mask = config.crop == "mask" or config.remove_background is not None
     jobs: list[_Job] = []
-    for i, (key, row) in enumerate(zip(keys, rows)):
+    boxes = frame[list(BBOX_COLUMNS)].to_numpy(dtype=np.float64) if has_bbox else None
+    for i, (key, row) in enumerate(zip(keys, rows, strict=True)):
         src_mask = catalog.mask_path_of(i)
         bbox: tuple[float, float, float, float] | None = None
-        if has_bbox:
-            x0, y0, x1, y1 = (float(frame.at[i, c]) for c in BBOX_COLUMNS)
-            bbox = (x0, y0, x1, y1) if np.isfinite([x0, y0, x1, y1]).all() else None
-        suffix = IMAGE_FORMATS[_format_name(config, frame.at[i, "image_path"])].suffix
+        if boxes is not None and np.isfinite(boxes[i]).all():
+            x0, y0, x1, y1 = (float(v) for v in boxes[i])
+            bbox = (x0, y0, x1, y1)
+        suffix = IMAGE_FORMATS[_format_name(config, str(frame.at[i, "image_path"]))].suffix
         jobs.append(
             _Job(
                 index=i, row=row, source=str(catalog.path_of(i)),
@@ -339,20 +332,28 @@ def _inputs_digest(jobs: list[_Job]) -> str:
     return h.hexdigest()[:16]
 
 
-def _check_settings(out_dir: Path, settings: dict[str, Any]) -> None:
-    """Refuse to resume into a folder prepared with other settings or from another catalog."""
+def _check_settings(out_dir: Path, settings: dict[str, Any], catalog: Catalog) -> None:
+    """Refuse to resume into a folder prepared with other settings, from another catalog or from changed images."""
     path = out_dir / SETTINGS_NAME
     if path.is_file():
         try:
             previous = json.loads(path.read_text())
         except (OSError, ValueError):
             previous = None
-        if previous != settings:
+        if previous == settings:
+            return
+        files_only = isinstance(previous, dict) and "files" in previous and {**previous, "files": settings["files"]}
+        if files_only == settings:  # the same run's settings: only image files changed since
+            changed = catalog.file_changed_after(path.stat().st_mtime_ns)
             raise ColorVariantsError(
-                f"{out_dir} already holds a preprocess run with other settings or another catalog "
-                f"(see {path}). Fix: choose a new --out, or delete {out_dir} to start over."
+                f"{out_dir} already holds a preprocess run of other image files: images changed since it was "
+                f"made ({f'e.g. {changed}' if changed else 'an image size or modification time differs'}). "
+                f"Fix: choose a new --out, or delete {out_dir} to start over."
             )
-        return
+        raise ColorVariantsError(
+            f"{out_dir} already holds a preprocess run with other settings or another catalog "
+            f"(see {path}). Fix: choose a new --out, or delete {out_dir} to start over."
+        )
     write_json(path, settings)
 
 
@@ -453,10 +454,10 @@ def preprocess_catalog(
     crop: CropMode = "none",
     remove_background: str | None = None,
     background_fill: tuple[int, int, int] = (255, 255, 255),
-    margin: float = 0.05,
+    margin: float = CROP_MARGIN,
     workers: int = 2,
     on_error: OnError = "raise",
-    image_format: str = "auto",
+    image_format: ImageFormatName = "auto",
     remover_options: dict[str, Any] | None = None,
     progress: bool = True,
 ) -> Path:
@@ -489,8 +490,8 @@ def preprocess_catalog(
         crop=crop, remove_background=remove_background, background_fill=background_fill, margin=margin,
         image_format=image_format, remover_options=dict(remover_options or {}),
     )
-    if on_error not in ("raise", "skip"):
-        raise ColorVariantsError(f"on_error must be 'raise' or 'skip', not {on_error!r}.")
+    if on_error not in ON_ERROR_POLICIES:
+        raise ColorVariantsError(f"on_error must be one of {ON_ERROR_POLICIES}, not {on_error!r}.")
     out_dir = Path(out_dir)
     jobs = _plan(catalog, config)
     needs_remover = any(job.out_mask is not None and (config.remove_background or job.source_mask is None)
@@ -500,7 +501,8 @@ def preprocess_catalog(
 
     out_dir.mkdir(parents=True, exist_ok=True)
     _check_settings(out_dir, {"format": FORMAT, "version": VERSION, "config": config.to_dict(),
-                              "catalog": catalog.fingerprint(), "inputs": _inputs_digest(jobs)})
+                              "catalog": catalog.fingerprint(), "files": catalog.files_fingerprint(),
+                              "inputs": _inputs_digest(jobs)}, catalog)
     journal_path = out_dir / JOURNAL_NAME
     done = _read_journal(journal_path)
     todo = [job for job in jobs if not _is_done(job, done, out_dir)]
@@ -511,7 +513,7 @@ def preprocess_catalog(
     ) as bar:
         if journal.tell() > 0 and not journal_path.read_bytes().endswith(b"\n"):
             journal.write("\n")  # a killed run may have left half a line: never glue a record onto it
-        for job, result in _execute(todo, config, out_dir, workers, remover):
+        for _job, result in _execute(todo, config, out_dir, workers, remover):
             if isinstance(result, _Failed):
                 if on_error == "raise":
                     raise result.error or ColorVariantsError(result.problem.message)

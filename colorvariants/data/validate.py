@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from colorvariants.data.catalog import BBOX_COLUMNS, Catalog
+from colorvariants.data.catalog import BBOX_COLUMNS, ESCAPE_CODES, Catalog
 from colorvariants.data.images import (
     DEFAULT_MAX_PIXELS,
     expected_extensions,
@@ -39,6 +39,17 @@ KNOWN_SPLITS = ("train", "val", "test")
 # would share one product or style and silently become "colour variants" of each other.
 PLACEHOLDER_IDS = frozenset({"nan", "none", "null", "na", "n/a", "<na>"})
 COUNT_KEYS = ("rows", "products", "styles", "images")
+
+T = TypeVar("T")
+LISTED_IDS = 5
+"""How many ids a message lists before "and N more" (a shared placeholder image can list 200k products)."""
+
+
+def listed(ids: Sequence[object] | np.ndarray, limit: int = LISTED_IDS) -> str:
+    """The first ``limit`` of ``ids`` (sorted) as a list, then "and N more" when there are more."""
+    ordered = sorted(str(i) for i in ids)
+    more = f" and {len(ordered) - limit} more" if len(ordered) > limit else ""
+    return f"{ordered[:limit]}{more}"
 
 
 @dataclass
@@ -136,12 +147,6 @@ def _counts(frame: pd.DataFrame, styles: np.ndarray) -> dict[str, dict[str, int]
     return out
 
 
-def _escapes_root(catalog: Catalog, rel: str) -> bool:
-    root = catalog.root.resolve()
-    target = (root / rel).resolve()
-    return not (target == root or root in target.parents)
-
-
 def _data_problems(catalog: Catalog) -> list[Problem]:
     """What makes a structurally sound catalog less useful: no styles, singleton styles, leaking splits."""
     f = catalog.frame
@@ -208,24 +213,18 @@ def _data_problems(catalog: Catalog) -> list[Problem]:
                 row=int(rows["row"].min()), file=src,
             ))
     paths = f[f["image_path"] != ""]
-    per_image = paths.groupby("image_path")["product_id"].nunique()
-    for path in per_image[per_image > 1].index:
-        rows = paths[paths["image_path"] == path]
+    per_image = paths.groupby("image_path").agg(products=("product_id", "unique"), row=("row", "min"))
+    for path, rec in per_image[per_image["products"].map(len) > 1].iterrows():
         problems.append(Problem(
             "warning", "image-in-two-products",
-            f"image {path!r} is listed for products {sorted(rows['product_id'].unique().tolist())}.",
+            f"image {path!r} is listed for {len(rec['products'])} products: {listed(rec['products'])}.",
             fix="an image shows one product: keep the row with the right product_id.",
-            row=int(rows["row"].min()), file=src,
+            row=int(rec["row"]), file=src,
         ))
     if "mask_path" in f.columns and not catalog.allow_outside_root:
         for row, path in f[["row", "mask_path"]].itertuples(index=False):
-            if path and "\x00" not in path and _escapes_root(catalog, path):
-                problems.append(Problem(
-                    "error", "mask-path-escapes-root",
-                    f"mask_path {path!r} points outside the image root {str(catalog.root)!r}.",
-                    fix="use a path relative to --root, or pass --allow-outside-root if intended.",
-                    row=int(row), file=src,
-                ))
+            if path and "\x00" not in path and catalog.escapes_root(path):
+                problems.append(catalog.escape_problem("mask_path", path, int(row)))
     if any(c in f.columns for c in BBOX_COLUMNS) and not catalog.has_bbox():
         missing = [c for c in BBOX_COLUMNS if c not in f.columns]
         problems.append(Problem(
@@ -244,11 +243,6 @@ def _data_problems(catalog: Catalog) -> list[Problem]:
                     "whole image for this row.", row=int(row), file=src,
                 ))
     return problems
-
-
-def _error_problem(exc: ImageLoadError, prefix: str = "") -> Problem:
-    code = getattr(exc, "code", "unreadable-image")
-    return Problem("error", prefix + code, exc.reason, fix=exc.fix, row=exc.row, file=exc.path)
 
 
 @dataclass(frozen=True)
@@ -275,6 +269,15 @@ def _decode_image(path: Path, max_pixels: int) -> _ImageFacts:
     return _ImageFacts(size=loaded.original_size, format=loaded.format)
 
 
+def _results(jobs: list[cf.Future[T]], bar: tqdm) -> list[T]:
+    """The jobs' results in order, ticking ``bar`` as each arrives."""
+    out = []
+    for job in jobs:
+        out.append(job.result())
+        bar.update(1)
+    return out
+
+
 def _decode_mask(path: Path, max_pixels: int) -> _MaskFacts:
     try:
         mask = load_mask(path, max_pixels=max_pixels)
@@ -286,7 +289,7 @@ def _decode_mask(path: Path, max_pixels: int) -> _MaskFacts:
 def _image_problems(path: Path, image: _ImageFacts, *, min_side: int) -> list[Problem]:
     """What an image file's decode showed, as problems without a row (the rows naming the file get copies)."""
     if image.error is not None:
-        return [_error_problem(image.error)]
+        return [Problem.from_image_error(image.error)]
     problems: list[Problem] = []
     width, height = image.size
     if not extension_matches(path, image.format):
@@ -309,7 +312,7 @@ def _image_problems(path: Path, image: _ImageFacts, *, min_side: int) -> list[Pr
 def _mask_problems(mask_path: Path, mask: _MaskFacts, image_size: tuple[int, int]) -> list[Problem]:
     """What a mask's decode showed against its image's size, as problems without a row."""
     if mask.error is not None:
-        return [_error_problem(mask.error, prefix="mask-")]
+        return [Problem.from_image_error(mask.error, prefix="mask-")]
     problems: list[Problem] = []
     width, height = image_size
     if (mask.shape[1], mask.shape[0]) != (width, height):
@@ -354,12 +357,12 @@ def _file_problems(
     images = {rel: catalog.root / rel for rel in dict.fromkeys(image_col[i] for i in rows)}
     masks = {rel: catalog.root / rel for rel in dict.fromkeys(mask_col[i] for i in rows) if rel}
     with cf.ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="cv-validate") as pool:
-        jobs = [pool.submit(_decode_image, p, max_pixels) for p in images.values()]
-        jobs += [pool.submit(_decode_mask, m, max_pixels) for m in masks.values()]
-        bar = tqdm(jobs, desc="checking images", unit="file", disable=not progress, dynamic_ncols=True)
-        facts = [job.result() for job in bar]
-    image_facts = dict(zip(images, facts[: len(images)]))
-    mask_facts = dict(zip(masks, facts[len(images):]))
+        image_jobs = [pool.submit(_decode_image, p, max_pixels) for p in images.values()]
+        mask_jobs = [pool.submit(_decode_mask, m, max_pixels) for m in masks.values()]
+        with tqdm(total=len(image_jobs) + len(mask_jobs), desc="checking images", unit="file",
+                  disable=not progress, dynamic_ncols=True) as bar:
+            image_facts = dict(zip(images, _results(image_jobs, bar), strict=True))
+            mask_facts = dict(zip(masks, _results(mask_jobs, bar), strict=True))
     templates: dict[tuple[str, str], list[Problem]] = {}
     problems: list[Problem] = []
     for i in rows:
@@ -430,7 +433,7 @@ def validate_catalog(
     if root_missing is not None:
         problems.append(root_missing)
     elif check_files and len(f):
-        unsafe = ("path-escapes-root", "mask-path-escapes-root", "nul-in-path")
+        unsafe = (*ESCAPE_CODES.values(), "nul-in-path")
         escaped = {p.row for p in problems if p.code in unsafe}
         openable = (f["image_path"] != "") & ~f["row"].isin(escaped)  # never open a file outside the root
         rows = np.flatnonzero(openable.to_numpy()).tolist()

@@ -116,7 +116,7 @@ def group_size_distribution(group_labels: Any) -> dict[str, Any]:
         "max_size": int(sizes.max()) if sizes.size else 0,
         "mean_size": float(sizes.mean()) if sizes.size else 0.0,
         "median_size": float(np.median(sizes)) if sizes.size else 0.0,
-        "sizes": {str(int(v)): int(c) for v, c in zip(values, counts)},
+        "sizes": {str(int(v)): int(c) for v, c in zip(values, counts, strict=True)},
     }
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+# The recall cut-offs reported by default (evaluate, benchmark, the report: report/choices.py's METRIC_KEYS).
 DEFAULT_KS: tuple[int, ...] = (1, 5, 10, 20)
 # Similarity entries held at once by ``exact_protocol_metrics`` (queries x items): ~16 MB of float32.
 _CHUNK_ENTRIES = 4_000_000

@@ -5,132 +5,37 @@ For each method: fit on the train split (validation on val), embed the test spli
 Reference rows that need no training, ``untrained`` and ``color_histogram``, are evaluated the same way.
 With ``preprocess`` (background-remover names), every row also runs on the background-removed catalog as
 ``<row>+bg-<backend>`` (``catalog_versions``), so the report compares original and background-removed images.
+The rows it can train and the shared budget are ``report/benchmark_config.py``; the dataset counts and machine
+written beside the numbers are ``report/provenance.py``.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import platform
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from colorvariants.config import ConfigError, apply_overrides, from_dict, to_dict
+from colorvariants.config import apply_overrides, from_dict, to_dict
 from colorvariants.data.cache import ImageCache
 from colorvariants.data.catalog import Catalog
 from colorvariants.data.datamodule import DataConfig
 from colorvariants.errors import EmbeddingError
 from colorvariants.io import write_json
 from colorvariants.models.training import FitConfig, TrainerConfig, fit
+from colorvariants.report.benchmark_config import VARIANTS, BenchmarkConfig
 from colorvariants.report.catalog_versions import CatalogVersion, background_removed, original_version
+from colorvariants.report.choices import METRIC_KEYS, REFERENCE_ROWS, ReferenceRow, is_reference_row
+from colorvariants.report.provenance import dataset_summary, machine_description, query_rows
 from colorvariants.retrieval.dedup import find_groups
 from colorvariants.retrieval.embed import EmbedConfig, embed_catalog
 from colorvariants.retrieval.evaluate import evaluate_embeddings
 from colorvariants.retrieval.operating_point import OperatingTarget
 from colorvariants.retrieval.references import color_histogram, untrained_module
 from colorvariants.retrieval.store import EmbeddingSet
-
-METRIC_KEYS = ("recall@1", "recall@5", "recall@10", "recall@20", "map@r")
-
-
-@dataclass(frozen=True)
-class Variant:
-    """A named benchmark row: a method plus config overrides (``model.x=y`` / ``data.x=y`` strings)."""
-
-    method: str
-    overrides: tuple[str, ...] = ()
-    description: str = ""
-
-
-# Every row the benchmark can train, in one table (lightly's METHODS idea).
-VARIANTS: dict[str, Variant] = {
-    "triplet": Variant("triplet", ("data.sampler=pk",), "supervised triplet on style labels"),
-    "simclr": Variant("simclr", (), "SimCLR, lightly's SimCLRTransform defaults"),
-    "mocov2": Variant("mocov2", (), "MoCo v2, lightly's MoCoV2Transform defaults"),
-    "cvssl": Variant("cvssl", (), "CV-SSL: fixed part crops + strong colour views"),
-    # Issue 5's control: SimCLR made colour-invariant by stronger jitter only (no parts, no luminance remap).
-    "simclr-colorinv": Variant("simclr", ("model.views.cj_hue=0.5", "model.views.cj_sat=1.0",
-                                          "model.views.random_gray_scale=0.5"),
-                               "SimCLR with hue 0.5, saturation 1.0, grayscale 0.5"),
-    # Ablations of CV-SSL (BENCHMARKS.md).
-    "cvssl-whole-only": Variant("cvssl", ("model.layout=whole",), "CV-SSL without part crops"),
-    "cvssl-hue-only": Variant("cvssl", ("model.views.luminance_prob=0.0", "model.views.recolor_luminance=false",
-                                        "model.views.channel_perm_prob=0.0", "model.views.gray_prob=0.0",
-                                        "model.views.cj_bright=0.0", "model.views.cj_contrast=0.0"),
-                              "CV-SSL whose views only rotate hue (no luminance change)"),
-    "cvssl-concat": Variant("cvssl", ("model.embedding=concat",), "CV-SSL, whole+parts concatenated embedding"),
-    "cvssl-palette": Variant("cvssl", ("model.views.palette_prob=0.5",),
-                             "CV-SSL whose garments also get new colourways, slot by slot (palette.py)"),
-    "cvssl-studio": Variant("cvssl", ("model.views.rotate_deg=0", "model.views.backdrop_prob=0"),
-                            "CV-SSL whose views share pose and background (no rotation, no new background)"),
-    "cvssl-crop": Variant("cvssl", ("model.part_source=crop",),
-                          "CV-SSL whose parts are cut from the view and run through the backbone again"),
-    "cvssl-fp32": Variant("cvssl", ("trainer.precision=32-true",), "CV-SSL trained in fp32 (no bf16 autocast)"),
-}
-REFERENCES = ("untrained", "color_histogram")
-DEFAULT_EPOCHS = 20  # the epoch budget when no wall-clock budget is given
-
-
-@dataclass
-class BenchmarkConfig:
-    """Budget and settings shared by every method, so the comparison is fair."""
-
-    methods: tuple[str, ...] = ("triplet", "simclr", "mocov2", "cvssl")
-    image_size: int = 64
-    max_epochs: int | None = None  # per method; None: DEFAULT_EPOCHS without max_minutes, no cap with it
-    max_minutes: float | None = None  # per method; whichever of epochs/minutes comes first
-    backbone: str = "resnet18"
-    batch_size: int = 32  # CV-SSL, 2 CPU minutes: batch 128 -> recall@1 0.230, 32 -> 0.319 (more steps)
-    seed: int = 0
-    references: tuple[str, ...] = REFERENCES
-    threads: int | None = None
-    overrides: tuple[str, ...] = ()  # applied to every method (e.g. "data.crop=bbox")
-    n_gallery_queries: int = 8
-    dedup_k: int = 10
-    dedup_precision: float = 0.9
-    dedup_rerank: str = "csls"  # dedup's CLI defaults (colorvariants/cli/commands/dedup.py), chosen on val
-    dedup_method: str = "components"
-    dedup_guard: str = "both"
-    # Re-ranked rows beside each plain one (no re-training): evaluate's metrics with each of these re-rankers.
-    rerankers: tuple[str, ...] = ("csls", "kreciprocal:k1=10,k2=3", "qe:n=3,alpha=3", "dba:n=1")
-    progress_bar: bool = True
-    # Background removers (BACKGROUND_REMOVERS names): each adds a "<row>+bg-<name>" twin of every row.
-    preprocess: tuple[str, ...] = ()
-    preprocess_workers: int = 2
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        """Unknown row names fail here, before the first method trains (a typo never costs a training run)."""
-        known = [*VARIANTS, *REFERENCES]
-        unknown = [m for m in (*self.methods, *self.references) if m not in known]
-        if unknown:
-            raise ConfigError(f"unknown benchmark method(s) {unknown}; known: {', '.join(known)}. "
-                              "Fix: correct --methods (a comma list of known names).")
-
-    def epoch_cap(self) -> int | None:
-        """Each row's epoch cap: as given; else none under a time budget (time alone ends it) or DEFAULT_EPOCHS."""
-        if self.max_epochs is not None:
-            return self.max_epochs
-        return None if self.max_minutes else DEFAULT_EPOCHS
-
-
-def dataset_summary(catalog: Catalog, test: Catalog) -> dict[str, Any]:
-    """Counts a reader needs to judge the numbers (and the number of evaluable queries)."""
-    f = catalog.frame
-    styles_test = pd.Series(test.style_ids)
-    products_per_style = test.frame.groupby(styles_test.values)["product_id"].nunique()
-    queries = int(styles_test.isin(products_per_style[products_per_style >= 2].index).sum())
-    return {
-        "images": int(len(f)), "products": int(f["product_id"].nunique()),
-        "styles": int(len(set(catalog.style_ids.tolist()))),
-        "train_images": int((f["split"] == "train").sum()), "val_images": int((f["split"] == "val").sum()),
-        "test_images": int(len(test)), "test_styles": int(styles_test.nunique()), "queries": queries,
-        "families": f["family"].value_counts().to_dict() if "family" in f.columns else {},
-    }
 
 
 def _sample_neighbors(es: EmbeddingSet, queries: np.ndarray, k: int = 5) -> dict[str, Any]:
@@ -165,9 +70,7 @@ class BenchmarkRunner:
         self.cache_dir = str(self.out / "cache")
         self.results: dict[str, dict[str, Any]] = {}
         self.neighbors: dict[str, Any] = {}
-        test_styles = pd.Series(self.test.style_ids)
-        per_style = self.test.frame.groupby(test_styles.values)["product_id"].nunique()
-        eligible = np.flatnonzero(test_styles.isin(per_style[per_style >= 2].index).to_numpy())
+        eligible = query_rows(self.test)
         rng = np.random.default_rng(cfg.seed)
         self.queries = np.sort(rng.choice(eligible, size=min(cfg.n_gallery_queries, len(eligible)), replace=False))
 
@@ -191,7 +94,7 @@ class BenchmarkRunner:
     def run_method(self, name: str, version: CatalogVersion | None = None) -> dict[str, Any]:
         """Train row ``name`` (a ``VARIANTS`` key) on ``version`` of the catalog (default: the original)."""
         if name not in VARIANTS:
-            raise ValueError(f"unknown benchmark method {name!r}; known: {sorted(VARIANTS)} + {list(REFERENCES)}")
+            raise ValueError(f"unknown benchmark method {name!r}; known: {sorted(VARIANTS)} + {list(REFERENCE_ROWS)}")
         version = version or self.original
         row_name = version.row_name(name)
         cfg = self.fit_config(name)
@@ -275,14 +178,18 @@ class BenchmarkRunner:
         started = _dt.datetime.now().isoformat(timespec="seconds")
         t0 = time.perf_counter()
         rows = list(self.cfg.methods) + [r for r in self.cfg.references if r not in self.cfg.methods]
-        references = {"untrained": self.run_untrained, "color_histogram": self.run_color_histogram}
+        references: dict[ReferenceRow, Callable[[CatalogVersion], dict[str, Any]]] = {
+            "untrained": self.run_untrained, "color_histogram": self.run_color_histogram}
         self.prepare_versions()
         for base in rows:
             for version in self.versions:  # a row's twins side by side: original, then each bg-removed copy
                 name = version.row_name(base)
                 print(f"[benchmark] {name} ...", flush=True)
-                row = references[base](version) if base in references else self.run_method(base, version)
-                row.update(version.row_fields(base), reference=base in references)
+                if is_reference_row(base):
+                    row = references[base](version)
+                else:
+                    row = self.run_method(base, version)
+                row.update(version.row_fields(base), reference=is_reference_row(base))
                 self.results[name] = row
                 print(f"[benchmark] {name}: recall@1={row['recall@1']:.3f} map@r={row['map@r']:.3f} "
                       f"epochs={row['epochs']} train={row['train_seconds']:.0f}s "
@@ -303,24 +210,6 @@ class BenchmarkRunner:
         write_json(self.out / "neighbors.json", {"root": str(self.test.root.resolve()), "queries": self.queries.tolist(),
                                                  "methods": self.neighbors})
         return doc
-
-
-def machine_description() -> str:
-    """CPU model, cores and GPU (if any): every reported number carries its hardware."""
-    import os
-
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return f"{cpu}, {os.cpu_count()} cores, {gpu}"
 
 
 def run_benchmark(catalog: Catalog, out_dir: str | Path, cfg: BenchmarkConfig | None = None,

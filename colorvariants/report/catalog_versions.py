@@ -72,7 +72,7 @@ class CatalogVersion:
         images, so the report's gallery and group strips resolve against one image root for every row."""
         if self.is_original:
             return es
-        to_source = dict(zip(self.test.frame["image_path"], self.test.frame["source_image_path"]))
+        to_source = dict(zip(self.test.frame["image_path"], self.test.frame["source_image_path"], strict=True))
         ids = es.ids.copy()
         ids["image_path"] = [to_source.get(p, p) for p in ids["image_path"].astype(str)]
         return EmbeddingSet(es.vectors, ids, dict(es.meta))

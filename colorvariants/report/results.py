@@ -25,11 +25,9 @@ from typing import Any
 import pandas as pd
 
 from colorvariants.errors import ColorVariantsError
+from colorvariants.report.choices import is_reference_row
 from colorvariants.retrieval.store import IDS_FILE
 
-# Rows that measure the task, not a training method: an untrained backbone and a colour histogram.
-REFERENCE_METHODS = ("untrained", "color_histogram")
-RECALL_KS = (1, 5, 10, 20)
 ORIGINAL = "none"  # the ``preprocess`` of rows trained on the catalog as given (no --preprocess)
 METRICS_FILE = "metrics.json"
 NEIGHBORS_FILE = "neighbors.json"
@@ -118,7 +116,7 @@ class BenchmarkResults:
         m = self.methods.get(name, {})
         if m.get("reference") is not None:
             return bool(m["reference"])
-        return name in REFERENCE_METHODS
+        return is_reference_row(name)
 
     def preprocess_of(self, name: str) -> str:
         """How a row's images were prepared: ``"none"`` (as given) or e.g. ``"bg-floodfill"``."""

@@ -25,7 +25,8 @@ FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, s
 
 @dataclass(frozen=True)
 class Series:
-    """One line of a line chart: legend name, points, colour, and whether it is dashed (reference rows)."""
+    """One line of a line chart: legend name, points (``x`` and ``y`` pair up: equal lengths), colour, and
+    whether it is dashed (reference rows)."""
 
     name: str
     x: Sequence[float]
@@ -101,7 +102,7 @@ def line_chart(
     Returns:
         An ``<svg>`` element sized ``width`` x ``height`` (it scales with its container).
     """
-    points = [[(float(x), float(y)) for x, y in zip(s.x, s.y)
+    points = [[(float(x), float(y)) for x, y in zip(s.x, s.y, strict=True)
                if math.isfinite(float(x)) and math.isfinite(float(y)) and (not x_log or float(x) > 0)]
               for s in series]
     xs = [p[0] for pts in points for p in pts]
@@ -162,7 +163,7 @@ def line_chart(
         parts.append(_text(left + plot_w / 2, height - 8, x_label, color="#555"))
     if y_label:
         parts.append(_text(14, top + plot_h / 2, y_label, color="#555", rotate=True))
-    for s, pts in zip(series, points):
+    for s, pts in zip(series, points, strict=True):
         if not pts:
             continue
         coords = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in pts)

@@ -36,7 +36,6 @@ bucketed by group size, once per threshold of the curve (12 beyond 200k images);
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -48,13 +47,21 @@ import pandas as pd
 from colorvariants.errors import EmbeddingError, IndexFileError
 from colorvariants.io import atomic_path
 from colorvariants.metrics.grouping import group_size_distribution, grouping_metrics, product_precision_recall
-from colorvariants.retrieval.index.base import INDEX_KINDS, exact_knn, iter_unit_batches
-from colorvariants.retrieval.linkage import LINKAGES, components
+from colorvariants.retrieval.choices import GUARD_NAMES, Guard, IndexChoice, LinkageName, check_listed
+from colorvariants.retrieval.index.base import (
+    INDEX_KINDS,
+    drop_self,
+    exact_knn,
+    iter_unit_batches,
+    with_offsets,
+)
+from colorvariants.retrieval.linkage import LINKAGES, Merges, components
 from colorvariants.retrieval.operating_point import (
     CurvePoint,
     GroupingCurve,
     OperatingTarget,
     curve_thresholds,
+    refine,
 )
 from colorvariants.retrieval.rerank import (
     NO_RERANK,
@@ -64,9 +71,9 @@ from colorvariants.retrieval.rerank import (
     make_reranker,
     rerank,
 )
-from colorvariants.retrieval.rerank.graph import knn_graph
-from colorvariants.retrieval.rerank.graph import without_self as _without_self
+from colorvariants.retrieval.rerank.graph import NeighbourGraph, knn_graph
 from colorvariants.retrieval.store import EmbeddingSet
+from colorvariants.retrieval.timing import StageTimer
 
 if TYPE_CHECKING:
     from colorvariants.retrieval.index.io import IndexBundle
@@ -74,12 +81,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # guard name -> (filter edges to mutual kNN, split groups wider than the diameter similarity)
-GUARDS: dict[str, tuple[bool, bool]] = {
+GUARDS: dict[Guard, tuple[bool, bool]] = {
     "none": (False, False),
     "mutual": (True, False),
     "diameter": (False, True),
     "both": (True, True),
 }
+for _guard in GUARDS:
+    check_listed(_guard, GUARD_NAMES, "chaining guard")
 # Entries of the (groups x size x size) similarity blocks computed at once: 8M float32 = 32 MB.
 _BLOCK_ENTRIES = 8_000_000
 
@@ -117,7 +126,8 @@ def calibrate_threshold(
     if sims.size == 0:
         raise EmbeddingError(
             "no labelled kNN pairs to calibrate the threshold on (no two neighbouring products both have a "
-            "style_id). Fix: pass --threshold, or add style_id labels for some styles."
+            "style_id).",
+            fix="pass --threshold, or add style_id labels for some styles.",
         )
     order = np.argsort(-sims, kind="stable")
     s, p = sims[order], pos[order]
@@ -133,8 +143,8 @@ def calibrate_threshold(
         raise EmbeddingError(
             f"no similarity threshold reaches pairwise precision {target_precision:.3g} on the {s.size} "
             f"labelled kNN pairs (best {precision[best]:.3g} at {s[best]:.4f}); the embeddings do not "
-            "separate these styles well enough. Fix: lower --target-precision, pass --threshold, or train a "
-            "better model."
+            "separate these styles well enough.",
+            fix="lower --target-precision, pass --threshold, or train a better model.",
         )
     i = int(good[-1])
     return Calibration(
@@ -235,24 +245,25 @@ class ColorVariantGroups:
             (default: ``OperatingTarget(precision=target_precision)``).
         curve: also measure the curve when a threshold is given (needs style labels).
         curve_points: thresholds on the curve; None = by size (every cut re-groups the whole set, with guards):
-            60 up to 50k images, 40 up to 200k, 12 beyond (each cut at 1M costs seconds; 60 log-spaced
-            ranks step about 1.2x in grouped pairs, fine enough to place an operating point).
+            60 up to 50k images, 40 up to 200k, 12 beyond (each cut at 1M costs seconds). The operating point
+            is then refined by bisection next to the chosen point (``operating_point.refine``), so a coarse
+            curve costs display detail, not the threshold.
     """
 
     k: int = 10
     threshold: float | None = None
     target_precision: float = 0.9
-    guard: str = "both"
+    guard: Guard = "both"
     diameter: float | None = None
     merge_products: bool = True
     max_exact_group: int = 2048
-    index_kind: str = "auto"
+    index_kind: IndexChoice = "auto"
     memory_budget: int | str | None = None
     batch_rows: int = 16_384
     edge_recall: float = 0.99
     tune_sample: int = 2000
     rerank: str | None = None
-    method: str = "components"
+    method: LinkageName = "components"
     target: OperatingTarget | None = None
     curve: bool = True
     curve_points: int | None = None
@@ -273,6 +284,10 @@ class ColorVariantGroups:
     ) -> GroupResult:
         """Group the images of ``embedding_set`` into colour-variant groups.
 
+        The steps (module docstring): an index over the set, its search knob re-tuned for the edges, the kNN
+        graph, the edges' similarity, the threshold on the grouping's curve, the groups cut there and their rows.
+        ``timings`` holds each step's seconds.
+
         Args:
             index: an index built over exactly these embeddings (same rows, same order); None builds one.
             labels: style label per row (empty/None = unknown) for calibration and metrics; default: the
@@ -287,43 +302,97 @@ class ColorVariantGroups:
         if n == 0:
             raise EmbeddingError("the embedding set is empty: nothing to group.")
         es.ensure_valid()
-        timings: dict[str, float] = {}
-        t0 = time.perf_counter()
+        timer = StageTimer()
         vectors = es.unit_vectors()
         style = _style_labels(es.ids, labels, n)
         has_products = "product_id" in es.ids.columns
         product = _codes(es.ids["product_id"]) if has_products else np.arange(n, dtype=np.int64)
 
         if index is None:
-            from colorvariants.retrieval.index.build import build_index
-
-            index = build_index(es, kind=self.index_kind, memory_budget=self.memory_budget)
-            timings["index_build_s"] = time.perf_counter() - t0
+            with timer.stage("index_build_s"):
+                index = self._build_index(es)
         else:
             _check_index_matches(index, es)
-        t1 = time.perf_counter()
-        kind = INDEX_KINDS[index.kind]
         reranker = make_reranker(self.rerank)
-        edge_tuning = self._tune_for_edges(index, vectors, style, product, n) if reranker is None else {}
-        timings["edge_tuning_s"] = time.perf_counter() - t1
-        t1 = time.perf_counter()
+        with timer.stage("edge_tuning_s"):
+            edge_tuning = self._tune_for_edges(index, vectors, style, product, n) if reranker is None else {}
+        with timer.stage("knn_s"):
+            graph = self._knn_graph(index, vectors, reranker)
+        with timer.stage("rerank_s"):
+            cosine, ranked = self._similarities(graph, vectors, reranker)
+
+        with timer.stage("group_s"):
+            grouper = self._grouper(ranked, cosine, vectors, product, reranker, n)
+            measure = _Measure(style, product) if style is not None else None
+            threshold, curve, calibration = self._operating_point(grouper, measure, reranker, n, timer)
+            group = grouper(threshold)
+            group = pd.factorize(group)[0].astype(np.int64)  # ids in order of first appearance
+
+        with timer.stage("rows_s"):
+            sim_to_medoid, is_medoid = _medoid_similarity(group, vectors, self.max_exact_group)
+            frame = _rows_frame(es.ids, group, product, sim_to_medoid, is_medoid)
+            per_product = pd.DataFrame({"product": product, "group": group}).drop_duplicates("product")
+            metrics = measure.metrics(group) if measure is not None else None
+        diameter = float(threshold if self.diameter is None else self.diameter)
+        params = {
+            "k": self.k, "guard": self.guard, "diameter": diameter if grouper.split_wide else None,
+            "merge_products": self.merge_products, "index_kind": index.kind,
+            "index_search_params": index.search_params, "edge_tuning": edge_tuning, "n_images": n,
+            "n_products": int(per_product.shape[0]), "method": self.method,
+            "rerank": reranker.spec() if reranker else NO_RERANK,
+        }
+        return GroupResult(
+            frame=frame,
+            threshold=threshold,
+            params=params,
+            calibration=calibration,
+            metrics=metrics,
+            size_distribution=group_size_distribution(per_product["group"].to_numpy()),
+            timings=timer.finish("total_s"),
+            curve=curve,
+        )
+
+    def _method_name(self, reranker: Reranker | None) -> str:
+        return f"{self.method}+{self.guard}" + (f" on {reranker.spec()}" if reranker else " on cosine")
+
+    # -- steps --------------------------------------------------------------------------------------------
+    def _build_index(self, es: EmbeddingSet) -> IndexBundle:
+        """The index ``find`` builds when it is given none (``index_kind``, ``memory_budget``)."""
+        from colorvariants.retrieval.index.build import build_index
+
+        return build_index(es, kind=self.index_kind, memory_budget=self.memory_budget)
+
+    def _knn_graph(self, index: IndexBundle, vectors: np.ndarray, reranker: Reranker | None) -> NeighbourGraph:
+        """The kNN graph as wide as the edges and the re-ranker need, searched through ``index``.
+
+        The index's own search parameters are restored afterwards (edge tuning may have changed them): the
+        bundle keeps them for whoever searches it next.
+        """
         width = max(self.k, reranker.graph_k if reranker else 0)
         try:
-            graph = knn_graph(vectors, width, search=lambda q, d: index.search(q, d, normalized=True,
-                                                                               batch_rows=self.batch_rows),
-                              batch_rows=self.batch_rows)
-        finally:  # the bundle keeps its own tuned parameters for whoever searches it next
-            kind.apply_search_params(index.index, index.search_params)
-        timings["knn_s"] = time.perf_counter() - t1
-        t1 = time.perf_counter()
-        cosine = graph.head(self.k)
-        ranked = cosine
-        if reranker is not None:
-            db = Database(vectors, graph)
-            ranked = rerank(reranker, db, catalog_candidates(db, self.k))
-        timings["rerank_s"] = time.perf_counter() - t1
+            return knn_graph(
+                vectors, width,
+                search=lambda q, d: index.search(q, d, normalized=True, batch_rows=self.batch_rows),
+                batch_rows=self.batch_rows,
+            )
+        finally:
+            INDEX_KINDS[index.kind].apply_search_params(index.index, index.search_params)
 
-        t2 = time.perf_counter()
+    def _similarities(
+        self, graph: NeighbourGraph, vectors: np.ndarray, reranker: Reranker | None
+    ) -> tuple[NeighbourGraph, NeighbourGraph]:
+        """``(cosine, ranked)``: the first ``k`` neighbours by cosine, and by the similarity the edges carry."""
+        cosine = graph.head(self.k)
+        if reranker is None:
+            return cosine, cosine
+        db = Database(vectors, graph)
+        return cosine, rerank(reranker, db, catalog_candidates(db, self.k))
+
+    def _grouper(
+        self, ranked: NeighbourGraph, cosine: NeighbourGraph, vectors: np.ndarray, product: np.ndarray,
+        reranker: Reranker | None, n: int,
+    ) -> _Grouper:
+        """The grouping at any threshold: guarded edges turned into merges by ``method``, cut, split, joined."""
         mutual, split_wide = GUARDS[self.guard]
         src, dst, sim = ranked.edges()
         if mutual:
@@ -332,70 +401,36 @@ class ColorVariantGroups:
         merges = LINKAGES[self.method].merges(src, dst, sim, n)
         # The diameter guard is a cosine check: with a re-ranked similarity it needs its own --diameter.
         split_wide = split_wide and (reranker is None or self.diameter is not None)
-        cos_edges = cosine.edges()
-        measure = _Measure(style, product) if style is not None else None
+        return _Grouper(self, merges, split_wide, vectors, cosine.edges(), product)
 
-        def groups_at(t: float) -> np.ndarray:
-            group = merges.cut(t)
-            if split_wide:
-                group = self._split_wide(group, vectors, *cos_edges,
-                                         float(t if self.diameter is None else self.diameter))
-            return _merge_by(group, product) if self.merge_products else group
+    def _operating_point(
+        self, grouper: _Grouper, measure: _Measure | None, reranker: Reranker | None, n: int, timer: StageTimer
+    ) -> tuple[float, GroupingCurve | None, Calibration | None]:
+        """``(threshold, curve, calibration)``: the given threshold, or the one chosen on the grouping's curve.
 
+        The curve is measured on the labelled products (when there are any) whenever a threshold must be chosen
+        or ``curve`` asks for it; the chosen point is then refined by bisection next to it.
+        """
         curve = None
-        threshold = self.threshold
-        if measure is not None and (threshold is None or self.curve):
-            t3 = time.perf_counter()
-            curve = measure.curve(self._method_name(reranker), groups_at,
-                                  curve_thresholds(merges.height, self.curve_points or _curve_points(n)))
-            timings["curve_s"] = time.perf_counter() - t3
-        calibration = None
-        if threshold is None:
-            if measure is None or curve is None:
-                raise EmbeddingError(
-                    "no threshold given and no style labels to calibrate one on. Fix: pass --threshold T, or "
-                    "include style_id for some styles (e.g. a labelled validation sample)."
-                )
-            target = self.target or OperatingTarget(precision=self.target_precision)
-            curve.chosen = target.choose(curve)
-            curve.criterion = target.describe()
-            point = curve.points[curve.chosen]
-            threshold = point.threshold
-            calibration = measure.calibration(point, target)
-        group = groups_at(float(threshold))
-        group = pd.factorize(group)[0].astype(np.int64)  # ids in order of first appearance
-        timings["group_s"] = time.perf_counter() - t2
+        if measure is not None and (self.threshold is None or self.curve):
+            with timer.stage("curve_s"):
+                thresholds = curve_thresholds(grouper.merges.height, self.curve_points or _curve_points(n))
+                curve = measure.curve(self._method_name(reranker), grouper, thresholds)
+        if self.threshold is not None:
+            return float(self.threshold), curve, None
+        if measure is None or curve is None:
+            raise EmbeddingError(
+                "no threshold given and no style labels to calibrate one on.",
+                fix="pass --threshold T, or include style_id for some styles (e.g. a labelled validation "
+                    "sample).",
+            )
+        target = self.target or OperatingTarget(precision=self.target_precision)
+        with timer.stage("refine_s"):
+            chosen = refine(curve, target, grouper.merges.height, lambda t: measure.point(grouper, t))
+        curve.criterion = target.describe()
+        point = curve.points[chosen]
+        return float(point.threshold), curve, measure.calibration(point, target)
 
-        t3 = time.perf_counter()
-        sim_to_medoid, is_medoid = _medoid_similarity(group, vectors, self.max_exact_group)
-        frame = _rows_frame(es.ids, group, product, sim_to_medoid, is_medoid)
-        per_product = pd.DataFrame({"product": product, "group": group}).drop_duplicates("product")
-        metrics = measure.metrics(group) if measure is not None else None
-        timings["rows_s"] = time.perf_counter() - t3
-        timings["total_s"] = time.perf_counter() - t0
-        diameter = float(threshold if self.diameter is None else self.diameter)
-        params = {
-            "k": self.k, "guard": self.guard, "diameter": diameter if split_wide else None,
-            "merge_products": self.merge_products, "index_kind": index.kind,
-            "index_search_params": index.search_params, "edge_tuning": edge_tuning, "n_images": n,
-            "n_products": int(per_product.shape[0]), "method": self.method,
-            "rerank": reranker.spec() if reranker else NO_RERANK,
-        }
-        return GroupResult(
-            frame=frame,
-            threshold=float(threshold),
-            params=params,
-            calibration=calibration,
-            metrics=metrics,
-            size_distribution=group_size_distribution(per_product["group"].to_numpy()),
-            timings={k: round(v, 3) for k, v in timings.items()},
-            curve=curve,
-        )
-
-    def _method_name(self, reranker: Reranker | None) -> str:
-        return f"{self.method}+{self.guard}" + (f" on {reranker.spec()}" if reranker else " on cosine")
-
-    # -- steps --------------------------------------------------------------------------------------------
     def _tune_for_edges(
         self, index: IndexBundle, vectors: np.ndarray, style: np.ndarray | None, product: np.ndarray, n: int
     ) -> dict[str, Any]:
@@ -412,8 +447,8 @@ class ColorVariantGroups:
         rng = np.random.default_rng(0)
         rows = np.sort(rng.choice(n, size=min(n, self.tune_sample), replace=False))
         queries = np.ascontiguousarray(vectors[rows], dtype=np.float32)
-        exact_sims, exact_rows = exact_knn(lambda: _offset_batches(vectors), queries, k + 1)
-        exact_sims, exact_rows = _without_self(exact_sims, exact_rows, rows, k)
+        exact = exact_knn(lambda: with_offsets(iter_unit_batches(vectors, normalized=True)), queries, k + 1)
+        exact_sims, exact_rows = drop_self(*exact, rows, k)
         threshold = self.threshold
         if threshold is None:
             if style is None or (self.target is not None and self.target.precision is None):
@@ -436,8 +471,7 @@ class ColorVariantGroups:
         recall, value = 0.0, values[-1]
         for value in values:
             kind.apply_search_params(index.index, {kind.search_param: value})
-            _, got = index.search(queries, k + 1, normalized=True)
-            _, got = _without_self(np.zeros(got.shape, np.float32), got, rows, k)
+            _, got = drop_self(*index.search(queries, k + 1, normalized=True), rows, k)
             found = (got[:, :, None] == exact_rows[:, None, :]).any(axis=1)
             recall = float(found[relevant].mean())
             if recall >= self.edge_recall:
@@ -504,12 +538,12 @@ def find_groups(
     threshold: float | None = None,
     target_precision: float = 0.9,
     labels: Any = None,
-    guard: str = "both",
+    guard: Guard = "both",
     diameter: float | None = None,
     merge_products: bool = True,
     edge_recall: float = 0.99,
     rerank: str | None = None,
-    method: str = "components",
+    method: LinkageName = "components",
     target: OperatingTarget | None = None,
 ) -> GroupResult:
     """Colour-variant groups of an embedding set (see ``ColorVariantGroups`` for every argument)."""
@@ -547,7 +581,8 @@ def _check_index_matches(index: IndexBundle, es: EmbeddingSet) -> None:
     if index.count != es.count or index.dim != es.dim:
         raise IndexFileError(
             f"the index holds {index.count} vectors of dim {index.dim} but the embeddings are {es.count} x "
-            f"{es.dim}. Fix: pass the index built from these embeddings, or omit --index to build one."
+            f"{es.dim}.",
+            fix="pass the index built from these embeddings, or omit --index to build one.",
         )
     if "image_path" in index.ids.columns and "image_path" in es.ids.columns:
         same = index.ids["image_path"].astype(str).to_numpy() == es.ids["image_path"].astype(str).to_numpy()
@@ -555,13 +590,33 @@ def _check_index_matches(index: IndexBundle, es: EmbeddingSet) -> None:
             row = int(np.flatnonzero(~same)[0])
             raise IndexFileError(
                 f"the index's rows are not these embeddings' rows (first difference at row {row}: "
-                f"{index.ids['image_path'].iloc[row]!r} vs {es.ids['image_path'].iloc[row]!r}). "
-                "Fix: pass the index built from these embeddings, or omit --index."
+                f"{index.ids['image_path'].iloc[row]!r} vs {es.ids['image_path'].iloc[row]!r}).",
+                fix="pass the index built from these embeddings, or omit --index.",
             )
 
 
 def _curve_points(n: int) -> int:
     return 60 if n <= 50_000 else 40 if n <= 200_000 else 12
+
+
+@dataclass(frozen=True, eq=False)
+class _Grouper:
+    """The groups at any threshold ``t``: the merges cut at ``t``, groups wider than the diameter split (when the
+    guard asks for it) and groups sharing a product joined (``merge_products``)."""
+
+    cfg: ColorVariantGroups
+    merges: Merges
+    split_wide: bool
+    vectors: np.ndarray
+    cos_edges: tuple[np.ndarray, np.ndarray, np.ndarray]
+    product: np.ndarray
+
+    def __call__(self, t: float) -> np.ndarray:
+        group = self.merges.cut(t)
+        if self.split_wide:
+            diameter = float(t if self.cfg.diameter is None else self.cfg.diameter)
+            group = self.cfg._split_wide(group, self.vectors, *self.cos_edges, diameter)
+        return _merge_by(group, self.product) if self.cfg.merge_products else group
 
 
 class _Measure:
@@ -585,17 +640,19 @@ class _Measure:
         out["n_products_labelled"] = int(self.rows.size)
         return out
 
+    def point(self, groups_at: Any, t: float) -> CurvePoint:
+        """The groups cut at ``t``, measured."""
+        group = groups_at(float(t))
+        m = self.metrics(group) or {}
+        return CurvePoint(
+            threshold=float(t), pair_precision=m.get("pairwise_precision", 1.0),
+            pair_recall=m.get("pairwise_recall", 0.0), pair_f1=m.get("pairwise_f1", 0.0),
+            product_precision=m.get("product_precision", 1.0), product_recall=m.get("product_recall", 0.0),
+            n_groups=int(np.unique(group).size),
+        )
+
     def curve(self, name: str, groups_at: Any, thresholds: np.ndarray) -> GroupingCurve:
-        points = []
-        for t in thresholds:
-            group = groups_at(float(t))
-            m = self.metrics(group) or {}
-            points.append(CurvePoint(
-                threshold=float(t), pair_precision=m.get("pairwise_precision", 1.0),
-                pair_recall=m.get("pairwise_recall", 0.0), pair_f1=m.get("pairwise_f1", 0.0),
-                product_precision=m.get("product_precision", 1.0), product_recall=m.get("product_recall", 0.0),
-                n_groups=int(np.unique(group).size),
-            ))
+        points = [self.point(groups_at, t) for t in thresholds]
         return GroupingCurve(name, points, extra={"n_positive_pairs": self.n_pairs,
                                                   "n_products_labelled": int(self.rows.size)})
 
@@ -622,13 +679,6 @@ def _calibrate(
     _, first = np.unique(key, return_index=True)
     a, b, s = a[first], b[first], s[first]
     return calibrate_threshold(s, style[a] == style[b], target)
-
-
-def _offset_batches(vectors: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
-    offset = 0
-    for block in iter_unit_batches(vectors, normalized=True):
-        yield offset, block
-        offset += block.shape[0]
 
 
 def _mutual(src: np.ndarray, dst: np.ndarray, n: int) -> np.ndarray:

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytorch_lightning as pl
@@ -23,7 +24,7 @@ import torch
 from pytorch_lightning.callbacks import BasePredictionWriter
 from torch.utils.data import Dataset, Sampler
 
-from colorvariants.data.cache import ImageCache
+from colorvariants.data.cache import Crop, ImageCache, OnError
 from colorvariants.data.catalog import Catalog
 from colorvariants.io import save_npy, write_json
 from colorvariants.models.base import EmbeddingModule
@@ -31,6 +32,9 @@ from colorvariants.models.checkpoint import load_model
 from colorvariants.models.fingerprint import model_fingerprint
 from colorvariants.outputs import OutputMismatchError, claim, is_worker_rank, producer_mismatch
 from colorvariants.retrieval.store import EMBEDDINGS_FILE, IDS_FILE, META_FILE, EmbeddingSet, EmbeddingWriter
+
+if TYPE_CHECKING:  # Lightning's precision names, for the type checker only (the Trainer checks them at run time)
+    from lightning_fabric.connector import _PRECISION_INPUT_STR
 
 SHARD_FORMAT = "shard-{:05d}.npy"
 PLAN_FILE = "plan.json"
@@ -45,10 +49,10 @@ class EmbedConfig:
     accelerator: str = "auto"
     devices: Any = 1
     strategy: str = "auto"
-    precision: str | None = None  # None: bf16-mixed on CUDA, 32-true on CPU
+    precision: _PRECISION_INPUT_STR | None = None  # None: bf16-mixed on CUDA, 32-true on CPU
     cache_dir: str | None = None
-    on_error: str = "raise"
-    crop: str = "none"
+    on_error: OnError = "raise"
+    crop: Crop = "none"
     progress: bool = True
     overwrite: bool = False  # start clean: remove whatever embedding set or shards the folder holds
 
@@ -88,7 +92,7 @@ class _ShardSampler(Sampler[int]):
             return torch.distributed.get_rank(), torch.distributed.get_world_size()
         return 0, 1
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[int]:
         rank, world = self._rank_world()
         return iter([i for i, item in enumerate(self.dataset.items) if item[0] % world == rank])
 
@@ -162,29 +166,43 @@ def embed_catalog(model: EmbeddingModule | str | Path, catalog: Catalog, out_dir
 def producer_record(module: EmbeddingModule, catalog: Catalog, cfg: EmbedConfig) -> dict[str, Any]:
     """What an embedding set's vectors depend on, by content (never by a file's path)."""
     return {"model": model_fingerprint(module), "method": module.method_name, "catalog": catalog.fingerprint(),
+            "files": catalog.files_fingerprint(),
             "image_size": int(module.config.image_size), "crop": cfg.crop, "on_error": cfg.on_error,
             "shard_size": cfg.shard_size, "batch_size": cfg.batch_size}
 
 
-def _check_resumable(out_dir: Path, producer: dict[str, Any]) -> bool:
+def _check_resumable(out_dir: Path, producer: dict[str, Any], catalog: Catalog) -> bool:
     """Whether ``out_dir`` already holds the finished set of ``producer``; raises when it holds other work."""
     shard_dir = out_dir / "shards"
     meta_path, plan_path = out_dir / META_FILE, shard_dir / PLAN_FILE
     if meta_path.is_file():
-        old, what = _json_or_none(meta_path), "a finished embedding set"
+        old, what, record = _json_or_none(meta_path), "a finished embedding set", meta_path
     elif plan_path.is_file():
-        old, what = _json_or_none(plan_path), "unfinished shards"
+        old, what, record = _json_or_none(plan_path), "unfinished shards", plan_path
     elif any(shard_dir.glob("shard-*.npy")):
-        old, what = {}, "unfinished shards"
+        old, what, record = {}, "unfinished shards", None
     else:
         return False
-    diffs = producer_mismatch((old or {}).get("producer"), producer)
+    old_producer = (old or {}).get("producer")
+    diffs = producer_mismatch(old_producer, producer)
+    if old_producer is not None and record is not None and old_producer.get("files") != producer["files"]:
+        diffs = [_files_changed(old_producer, catalog, record) if d.startswith("files:") else d for d in diffs]
     if diffs:
         raise OutputMismatchError(
             f"{out_dir}: holds {what} of other inputs than this run ({'; '.join(diffs)}); reusing them would "
-            "mix vectors of different inputs. Fix: pass --overwrite to start clean, or choose another --out."
+            "mix vectors of different inputs.",
+            fix="pass --overwrite to start clean, or choose another --out.",
         )
     return meta_path.is_file()
+
+
+def _files_changed(old_producer: dict[str, Any], catalog: Catalog, record: Path) -> str:
+    """The mismatch entry for changed image files, naming one changed since ``record`` was written if any."""
+    if old_producer.get("files") is None:
+        return "files: no record of the image files it was made from (an older colorvariants)"
+    changed = catalog.file_changed_after(record.stat().st_mtime_ns)
+    example = f"e.g. {changed}" if changed is not None else "an image's size or modification time differs"
+    return f"images changed since it was made ({example})"
 
 
 def _json_or_none(path: Path) -> dict[str, Any] | None:
@@ -205,13 +223,16 @@ def clear_embedding_set(out_dir: Path) -> None:
 def _embed_claimed(model: EmbeddingModule | str | Path, catalog: Catalog, out_dir: Path,
                    cfg: EmbedConfig) -> EmbeddingSet:
     shard_dir = out_dir / "shards"
-    ckpt = str(model) if isinstance(model, (str, Path)) else None
-    module = load_model(model) if ckpt is not None else model
+    if isinstance(model, (str, Path)):
+        ckpt: str | None = str(model)
+        module = load_model(model)
+    else:
+        ckpt, module = None, model
     size = int(module.config.image_size)
     producer = producer_record(module, catalog, cfg)
     if cfg.overwrite and not is_worker_rank():  # DDP ranks re-run this function while rank 0 embeds
         clear_embedding_set(out_dir)
-    elif _check_resumable(out_dir, producer):
+    elif _check_resumable(out_dir, producer, catalog):
         shutil.rmtree(shard_dir, ignore_errors=True)  # a run killed after its merge left the shards behind
         return EmbeddingSet.load(out_dir)
     shard_dir.mkdir(parents=True, exist_ok=True)
@@ -229,8 +250,8 @@ def _embed_claimed(model: EmbeddingModule | str | Path, catalog: Catalog, out_di
     if todo:
         dataset = _ShardBatches(cache.images, rows, cfg.shard_size, cfg.batch_size, todo)
         loader = torch.utils.data.DataLoader(dataset, batch_size=None, sampler=_ShardSampler(dataset))
-        precision = cfg.precision or ("bf16-mixed" if torch.cuda.is_available() and cfg.accelerator != "cpu"
-                                      else "32-true")
+        precision: _PRECISION_INPUT_STR = cfg.precision or (
+            "bf16-mixed" if torch.cuda.is_available() and cfg.accelerator != "cpu" else "32-true")
         trainer = pl.Trainer(accelerator=cfg.accelerator, devices=cfg.devices, strategy=cfg.strategy,
                              precision=precision, logger=False, enable_checkpointing=False,
                              enable_model_summary=False, enable_progress_bar=cfg.progress,

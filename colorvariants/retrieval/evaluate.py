@@ -27,7 +27,15 @@ import pandas as pd
 from colorvariants.errors import EmbeddingError, ManifestError
 from colorvariants.metrics.retrieval import DEFAULT_KS, average_precision_at_r
 from colorvariants.retrieval.index.auto import default_memory_budget, parse_memory
-from colorvariants.retrieval.index.base import add_in_batches, exact_knn, gpu_count, iter_unit_batches, to_gpu
+from colorvariants.retrieval.index.base import (
+    Search,
+    add_in_batches,
+    exact_knn,
+    gpu_count,
+    iter_unit_batches,
+    to_gpu,
+    with_offsets,
+)
 from colorvariants.retrieval.store import EmbeddingSet, chunk_rows_for
 
 log = logging.getLogger(__name__)
@@ -52,7 +60,8 @@ class ProtocolLabels:
         """Codes from ``style_id``/``product_id``; a row without style_id is its own style (no variants)."""
         if "product_id" not in ids.columns:
             raise EmbeddingError(
-                "the id table has no product_id column. Fix: pass --manifest to join labels."
+                "the id table has no product_id column.",
+                fix="pass --manifest to join labels.",
             )
         product_ids = ids["product_id"].astype(str)
         if "style_id" in ids.columns:
@@ -85,8 +94,9 @@ def _check_labels(ids: pd.DataFrame, product_ids: pd.Series, styles: pd.Series) 
             shown = ids.loc[dup.to_numpy(), "image_path"].head(5).tolist()
             raise EmbeddingError(
                 f"{int(dup.sum())} row(s) repeat an image already in the set under the same product_id (e.g. "
-                f"{shown}); each would count twice in recall and mAP@R. Fix: embed each image once (drop the "
-                "repeated rows from the vectors and ids), e.g. after concatenating overlapping sets."
+                f"{shown}); each would count twice in recall and mAP@R.",
+                fix="embed each image once (drop the repeated rows from the vectors and ids), e.g. after "
+                    "concatenating overlapping sets.",
             )
     per_product = pd.DataFrame({"product": product_ids, "style": styles}).drop_duplicates()
     two = per_product["product"].duplicated(keep=False)
@@ -94,8 +104,9 @@ def _check_labels(ids: pd.DataFrame, product_ids: pd.Series, styles: pd.Series) 
         shown = sorted(per_product.loc[two, "product"].unique().tolist())[:5]
         raise EmbeddingError(
             f"product_id(s) {shown} appear under two or more style_ids; a product is one colour of one design, "
-            "so its colour variants are undefined. Fix: correct style_id in the manifest (`colorvariants "
-            "validate` lists them) and re-attach it with --manifest."
+            "so its colour variants are undefined.",
+            fix="correct style_id in the manifest (`colorvariants validate` lists them) and re-attach it "
+                "with --manifest.",
         )
 
 
@@ -191,7 +202,8 @@ def evaluate_embeddings(
     n = es.count
     if n == 0:
         raise EmbeddingError(
-            "the embedding set is empty: nothing to evaluate. Fix: embed the evaluation images."
+            "the embedding set is empty: nothing to evaluate.",
+            fix="embed the evaluation images.",
         )
     ks = tuple(int(k) for k in ks)
     max_k = max(ks, default=1)
@@ -200,9 +212,9 @@ def evaluate_embeddings(
     if queries.size == 0:
         raise EmbeddingError(
             f"no evaluable queries: none of the {labels.n_styles} styles in "
-            f"{'split ' + repr(split) if split else 'the set'} has two products (colour variants). Fix: "
-            "add style_id labels (e.g. --manifest with a style_id column), or evaluate a split that holds "
-            "variants."
+            f"{'split ' + repr(split) if split else 'the set'} has two products (colour variants).",
+            fix="add style_id labels (e.g. --manifest with a style_id column), or evaluate a split that "
+                "holds variants.",
         )
 
     style_size = np.bincount(labels.style)
@@ -221,12 +233,8 @@ def evaluate_embeddings(
     gpu = gpu_count() > 0 if use_gpu is None else bool(use_gpu and gpu_count() > 0)
     budget = parse_memory(memory_budget) if memory_budget is not None else default_memory_budget()
     stream = 4 * n * es.dim > budget
-    cpu_index = gpu_index = None
-    if not stream:
-        cpu_index = faiss.IndexFlatIP(es.dim)
-        add_in_batches(cpu_index, es.vectors, normalized=es.normalized)
-        gpu_index = to_gpu(cpu_index) if gpu else None
-    else:
+    search = _gallery_search(es, gpu, stream)
+    if stream:
         log.info("gallery of %d x %d exceeds the memory budget: streaming it per query batch", n, es.dim)
         batch_size = max(batch_size, 65_536)  # each batch is one pass over the vectors: fewer, larger batches
 
@@ -243,12 +251,7 @@ def evaluate_embeddings(
         k = int(depth[sel].max())
         q_rows = queries[sel]
         xq = next(iter_unit_batches(es.vectors[q_rows], batch_rows=len(q_rows), normalized=es.normalized))
-        if stream:
-            _, nbr = exact_knn(lambda: _offset_blocks(es.vectors, es.normalized), xq, k,
-                               use_gpu=gpu and k <= GPU_MAX_K)
-        else:
-            index = gpu_index if gpu_index is not None and k <= GPU_MAX_K else cpu_index
-            _, nbr = index.search(xq, k)
+        _, nbr = search(xq, k)
         first_hit[sel], ap[sel] = _score_batch(nbr, q_rows, r_counts[sel], labels, max_k)
         start = stop
 
@@ -300,11 +303,26 @@ def _reranked_scores(
     return first, ap, seconds
 
 
-def _offset_blocks(vectors: np.ndarray, normalized: bool) -> Iterator[tuple[int, np.ndarray]]:
+def _gallery_search(es: EmbeddingSet, gpu: bool, stream: bool) -> Search:
+    """Exact top-k search of unit queries over the whole set: a flat index in RAM (searched on its GPU copy
+    when there is one and k <= ``GPU_MAX_K``), or, when ``stream``, a pass over the gallery's blocks per call."""
+    if stream:
+        return lambda xq, k: exact_knn(lambda: _gallery_blocks(es), xq, k, use_gpu=gpu and k <= GPU_MAX_K)
+    cpu_index = faiss.IndexFlatIP(es.dim)
+    add_in_batches(cpu_index, es.vectors, normalized=es.normalized)
+    gpu_index = to_gpu(cpu_index) if gpu else None
+
+    def search(xq: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        index = gpu_index if gpu_index is not None and k <= GPU_MAX_K else cpu_index
+        return index.search(xq, k)
+
+    return search
+
+
+def _gallery_blocks(es: EmbeddingSet) -> Iterator[tuple[int, np.ndarray]]:
     """``(first row, unit rows)`` blocks of the gallery, each at most ``CHUNK_BYTES``."""
-    rows = chunk_rows_for(vectors.shape[1])
-    for start in range(0, vectors.shape[0], rows):
-        yield start, next(iter_unit_batches(vectors[start : start + rows], batch_rows=rows, normalized=normalized))
+    rows = chunk_rows_for(es.dim)
+    return with_offsets(iter_unit_batches(es.vectors, batch_rows=rows, normalized=es.normalized))
 
 
 def _score_batch(

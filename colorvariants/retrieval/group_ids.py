@@ -13,6 +13,7 @@ several new groups: the largest piece keeps the id) and *retired* ids (previous 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,21 +31,30 @@ def read_previous(path: str | Path) -> pd.DataFrame:
         EmbeddingError: missing file, missing columns, or non-integer group ids (names the file and the fix).
     """
     path = Path(path)
-    readers = {".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet, ".json": pd.read_json}
+    readers: dict[str, Callable[[Path], pd.DataFrame]] = {
+        ".csv": pd.read_csv, ".parquet": pd.read_parquet, ".pq": pd.read_parquet, ".json": pd.read_json,
+    }
     reader = readers.get(path.suffix.lower())
     if reader is None or not path.is_file():
-        raise EmbeddingError(f"{path}: no previous groups file there (.csv, .parquet or .json written by dedup). "
-                             "Fix: pass the groups file of the last run, or drop --previous.")
+        raise EmbeddingError(
+            f"{path}: no previous groups file there (.csv, .parquet or .json written by dedup).",
+            fix="pass the groups file of the last run, or drop --previous.",
+        )
     frame = reader(path)
     missing = [c for c in (KEY, "group_id") if c not in frame.columns]
     if missing:
-        raise EmbeddingError(f"{path}: columns {missing} missing; it is not a dedup groups file. Fix: pass the "
-                             "file dedup --out wrote.")
+        raise EmbeddingError(
+            f"{path}: columns {missing} missing; it is not a dedup groups file.",
+            fix="pass the file dedup --out wrote.",
+        )
     ids = pd.to_numeric(frame["group_id"], errors="coerce")
     if ids.isna().any() or (ids % 1 != 0).any():
-        row = int(ids.isna().idxmax()) if ids.isna().any() else int(((ids % 1) != 0).idxmax())
-        raise EmbeddingError(f"{path}: row {row + 2}: group_id {frame['group_id'].iloc[row]!r} is not an integer. "
-                             "Fix: pass the file dedup --out wrote.")
+        bad = ids.isna() if ids.isna().any() else (ids % 1) != 0
+        row = int(bad.to_numpy().argmax())  # the first bad row's position
+        raise EmbeddingError(
+            f"{path}: row {row + 2}: group_id {frame['group_id'].iloc[row]!r} is not an integer.",
+            fix="pass the file dedup --out wrote.",
+        )
     return frame.assign(group_id=ids.astype("int64"))
 
 
@@ -57,7 +67,7 @@ def carry_group_ids(frame: pd.DataFrame, previous: pd.DataFrame) -> tuple[pd.Dat
     best_prev = overlap.sort_values(["n", "group_id_prev"], ascending=[False, True]).drop_duplicates("group_id")
     best_new = overlap.sort_values(["n", "group_id"], ascending=[False, True]).drop_duplicates("group_id_prev")
     inherit = best_prev.merge(best_new, on=["group_id", "group_id_prev", "n"])
-    mapping = dict(zip(inherit["group_id"], inherit["group_id_prev"]))
+    mapping = dict(zip(inherit["group_id"], inherit["group_id_prev"], strict=True))
     next_id = int(prev["group_id"].max()) + 1 if len(prev) else 0
     for g in pd.unique(frame["group_id"]):
         if g not in mapping:
@@ -81,7 +91,8 @@ def carry_group_ids(frame: pd.DataFrame, previous: pd.DataFrame) -> tuple[pd.Dat
         "new_ids": int(next_id - (int(prev["group_id"].max()) + 1 if len(prev) else 0)),
         "images_new": int((~cur[KEY].isin(prev[KEY])).sum()),
         "merges": [{"group_id": int(mapping[g]), "from": s} for g, s in sources.items() if len(s) > 1],
-        "splits": [{"from": int(p), "into": s} for p, s in pieces.items() if len(s) > 1],
+        "splits": [{"from": int(p), "into": s} for p, s in zip(pieces.index.tolist(), pieces, strict=True)
+                   if len(s) > 1],
         "retired": sorted(int(p) for p in set(prev["group_id"]) - set(inherit["group_id_prev"])),
     }
     return out.reset_index(drop=True), changes

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from colorvariants.errors import EmbeddingError
+from colorvariants.metrics.retrieval import DEFAULT_KS
 from colorvariants.retrieval.store import normalize_rows
 
 STATUS_COLUMN = "inshop_status"
@@ -31,8 +32,8 @@ def _checked_rows(x: np.ndarray, rows: np.ndarray, what: str) -> np.ndarray:
     bad = rows[~finite | (norms == 0)]
     if bad.size:
         raise EmbeddingError(
-            f"{bad.size} {what} vector(s) are NaN/inf or zero (first rows {bad[:5].tolist()}). "
-            "Fix: re-embed with a checkpoint whose loss was finite."
+            f"{bad.size} {what} vector(s) are NaN/inf or zero (first rows {bad[:5].tolist()}).",
+            fix="re-embed with a checkpoint whose loss was finite.",
         )
     return normalize_rows(block)
 
@@ -40,7 +41,7 @@ def _checked_rows(x: np.ndarray, rows: np.ndarray, what: str) -> np.ndarray:
 def inshop_protocol_metrics(
     embeddings: np.ndarray,
     ids_frame: pd.DataFrame,
-    ks: Sequence[int] = (1, 5, 10, 20),
+    ks: Sequence[int] = DEFAULT_KS,
     *,
     item_column: str = "style_id",
     batch_size: int = 2048,
@@ -72,15 +73,16 @@ def inshop_protocol_metrics(
     if embeddings.ndim != 2 or embeddings.shape[0] != len(ids_frame):
         raise EmbeddingError(
             f"{embeddings.shape} embeddings for {len(ids_frame)} id rows: they must be one row per image, "
-            "in the same order. Fix: use the vectors and ids.parquet of one embedding set."
+            "in the same order.",
+            fix="use the vectors and ids.parquet of one embedding set.",
         )
     missing = [c for c in (STATUS_COLUMN, item_column) if c not in ids_frame.columns]
     if missing:
         raise EmbeddingError(
             f"the id table lacks column(s) {missing} needed by the In-shop protocol; "
-            f"found {list(ids_frame.columns)}. "
-            "Fix: embed the manifest written by `colorvariants import deepfashion-inshop` (it carries "
-            "inshop_status and the item id as style_id)."
+            f"found {list(ids_frame.columns)}.",
+            fix="embed the manifest written by `colorvariants import deepfashion-inshop` (it carries "
+                "inshop_status and the item id as style_id).",
         )
     if not ks or any(int(k) < 1 for k in ks):
         raise ValueError(f"ks must be positive integers, got {list(ks)}")
@@ -91,7 +93,8 @@ def inshop_protocol_metrics(
     if queries.size == 0 or gallery.size == 0:
         raise EmbeddingError(
             f"the In-shop protocol needs query and gallery rows; found {queries.size} query and {gallery.size} "
-            "gallery rows. Fix: embed the test split (or all) of the In-shop manifest, not only train."
+            "gallery rows.",
+            fix="embed the test split (or all) of the In-shop manifest, not only train.",
         )
 
     import faiss  # heavy: imported only when the protocol runs
@@ -109,7 +112,7 @@ def inshop_protocol_metrics(
         first = np.where(match.any(axis=1), match.argmax(axis=1), depth)  # 0-based rank of the first hit
         hits += np.array([(first < int(k)).sum() for k in ks])
 
-    result: dict[str, float] = {f"recall@{int(k)}": float(h / queries.size) for k, h in zip(ks, hits)}
+    result: dict[str, float] = {f"recall@{int(k)}": float(h / queries.size) for k, h in zip(ks, hits, strict=True)}
     result["queries"] = float(queries.size)
     result["gallery"] = float(gallery.size)
     result["queries_without_match"] = float((~np.isin(items[queries], gallery_items)).sum())

@@ -23,6 +23,8 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from colorvariants.retrieval.choices import LINKAGE_NAMES, LinkageName, add_to_registry
+
 
 @dataclass(frozen=True)
 class Merges:
@@ -51,7 +53,7 @@ def components(src: np.ndarray, dst: np.ndarray, n: int) -> np.ndarray:
 class Linkage:
     """A grouping method: edges -> merges."""
 
-    name: ClassVar[str]
+    name: ClassVar[LinkageName]
     summary: ClassVar[str]
 
     def merges(self, src: np.ndarray, dst: np.ndarray, sim: np.ndarray, n: int) -> Merges:
@@ -62,7 +64,7 @@ LINKAGES: dict[str, Linkage] = {}
 
 
 def _register(cls: type[Linkage]) -> type[Linkage]:
-    LINKAGES[cls.name] = cls()
+    add_to_registry(LINKAGES, cls.name, cls(), LINKAGE_NAMES, "grouping method")
     return cls
 
 

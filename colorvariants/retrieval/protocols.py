@@ -23,11 +23,12 @@ import pandas as pd
 
 from colorvariants.errors import EmbeddingError, ManifestError
 from colorvariants.metrics.retrieval import DEFAULT_KS
+from colorvariants.retrieval.choices import PROTOCOL_NAMES, ProtocolName, add_to_registry
 from colorvariants.retrieval.evaluate import attach_manifest, evaluate_embeddings
 from colorvariants.retrieval.inshop import STATUS_COLUMN, inshop_protocol_metrics
 from colorvariants.retrieval.store import EmbeddingSet
 
-DEFAULT_PROTOCOL = "default"
+DEFAULT_PROTOCOL: ProtocolName = "default"
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class ProtocolOptions:
 class Protocol:
     """One evaluation protocol: its description (written into metrics.json), its run, and its one-line summary."""
 
-    name: str
+    name: ProtocolName
     description: str
     evaluate: Callable[[EmbeddingSet, ProtocolOptions], dict[str, Any]]
     summary: Callable[[dict[str, Any], tuple[int, ...]], str]
@@ -69,10 +70,7 @@ PROTOCOLS: dict[str, Protocol] = {}
 
 def register_protocol(protocol: Protocol) -> Protocol:
     """Add ``protocol`` to ``PROTOCOLS`` under its name (twice is a programming error)."""
-    if protocol.name in PROTOCOLS:
-        raise ValueError(f"evaluation protocol {protocol.name!r} registered twice")
-    PROTOCOLS[protocol.name] = protocol
-    return protocol
+    return add_to_registry(PROTOCOLS, protocol.name, protocol, PROTOCOL_NAMES, "evaluation protocol")
 
 
 def _recalls(metrics: dict[str, Any], ks: tuple[int, ...]) -> str:
@@ -122,9 +120,9 @@ def _inshop(es: EmbeddingSet, opts: ProtocolOptions) -> dict[str, Any]:
     if STATUS_COLUMN not in es.ids.columns:
         raise EmbeddingError(
             f"the embedding set's ids.parquet has no {STATUS_COLUMN!r} column (found {list(es.ids.columns)}), so "
-            "it has no In-shop query/gallery split. Fix: embed the manifest written by `colorvariants import "
-            "deepfashion-inshop` (embed keeps the column), pass that manifest with --manifest, or use "
-            "--protocol default."
+            "it has no In-shop query/gallery split.",
+            fix="embed the manifest written by `colorvariants import deepfashion-inshop` (embed keeps the "
+                "column), pass that manifest with --manifest, or use --protocol default.",
         )
     if opts.split is not None:
         es = es.split(opts.split)

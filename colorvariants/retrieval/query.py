@@ -38,8 +38,10 @@ class VariantFinder:
         searched once here through the index (one query per catalog image)."""
         self.reranker = make_reranker(rerank)  # a bad spec or a missing --embeddings fails before any load
         if self.reranker is not None and embeddings is None:
-            raise EmbeddingError("re-ranking a query needs the catalog's kNN graph. Fix: pass --embeddings, "
-                                 "the embedding set the index was built from.")
+            raise EmbeddingError(
+                "re-ranking a query needs the catalog's kNN graph.",
+                fix="pass --embeddings, the embedding set the index was built from.",
+            )
         self.model = load_model(ckpt)
         self.size = int(self.model.config.image_size)
         probe = self.model.embed(torch.zeros(1, 3, self.size, self.size, dtype=torch.uint8))
@@ -49,8 +51,10 @@ class VariantFinder:
         if self.reranker is not None and embeddings is not None:
             es = EmbeddingSet.load(embeddings)
             if es.count != self.index.count:
-                raise EmbeddingError(f"{embeddings}: {es.count} vectors but the index holds {self.index.count}. "
-                                     "Fix: pass the embedding set the index was built from.")
+                raise EmbeddingError(
+                    f"{embeddings}: {es.count} vectors but the index holds {self.index.count}.",
+                    fix="pass the embedding set the index was built from.",
+                )
             vectors = es.unit_vectors()
             graph = knn_graph(vectors, self.reranker.graph_k,
                               search=lambda q, d: self.index.search(q, d, normalized=True))
@@ -76,7 +80,7 @@ class VariantFinder:
             sims, rows = ranked.sims, ranked.rows
         out = []
         for qi, path in enumerate(paths):
-            for rank, (s, r) in enumerate(zip(sims[qi], rows[qi]), start=1):
+            for rank, (s, r) in enumerate(zip(sims[qi], rows[qi], strict=True), start=1):
                 if r < 0:
                     continue
                 out.append({"query": str(path), "rank": rank, "similarity": float(s),

@@ -96,6 +96,21 @@ class TestStructure:
         codes = [p.code for p in Catalog.from_frame(frame, tmp_path, check=False).structural_problems()]
         assert codes == ["path-escapes-root"]
 
+    def test_escapes_root_is_the_one_check(self, tmp_path):
+        root = tmp_path / "root"
+        (root / "a").mkdir(parents=True)
+        (root / "out").symlink_to(tmp_path)  # a link out of the root escapes too
+        frame = _frame(image_path=["a/x.jpg"], product_id=["p"])
+        cat = Catalog.from_frame(frame, root, source=tmp_path / "m.csv")
+        assert not cat.escapes_root("a/x.jpg") and not cat.escapes_root("a/../b.jpg") and not cat.escapes_root(".")
+        assert cat.escapes_root("../x.jpg") and cat.escapes_root("/etc/passwd") and cat.escapes_root("out/x.jpg")
+        allowed = Catalog.from_frame(frame, root, allow_outside_root=True)
+        assert not allowed.escapes_root("../x.jpg")
+        problem = cat.escape_problem("mask_path", "../m.png", 3)
+        assert (problem.code, problem.row, problem.file) == ("mask-path-escapes-root", 3, str(tmp_path / "m.csv"))
+        assert "outside the image root" in problem.message and "--allow-outside-root" in problem.fix
+        assert cat.escape_problem("image_path", "../x.jpg", 1).code == "path-escapes-root"
+
 
 class TestLabelsAndSplits:
     def test_style_fallback_and_labels(self, tmp_path):

@@ -76,7 +76,7 @@ def manifests(draw: st.DrawFn, min_rows: int = 1) -> Manifest:
             box = (x0, y0, x0 + draw(st.integers(1, 500)), y0 + draw(st.integers(1, 500)))
         else:
             box = (math.nan,) * 4
-        row.update({c: float(v) for c, v in zip(BBOX_COLUMNS, box)})
+        row.update({c: float(v) for c, v in zip(BBOX_COLUMNS, box, strict=True)})
         rows.append(row)
     columns = ["image_path", "product_id", *present, *(BBOX_COLUMNS if with_bbox else ())]
     return Manifest([{c: r[c] for c in columns} for r in rows], columns)

@@ -10,7 +10,7 @@ import pytorch_lightning as pl
 import torch
 
 from colorvariants.data.cache import ImageCache
-from colorvariants.data.datamodule import CachedBatchDataset, CatalogDataModule, DataConfig, ordered_batches
+from colorvariants.data.datamodule import CachedBatchDataset, CatalogDataModule, DataConfig
 from colorvariants.data.samplers import PKBatchSampler, RandomBatchSampler
 from colorvariants.errors import ManifestError
 
@@ -109,16 +109,13 @@ class TestSamplersAndLoaders:
         sampler = dm.train_dataloader().sampler
         assert isinstance(sampler, RandomBatchSampler) and len(sampler) == 1 and sampler.batch_size == 8
 
-    def test_ordered_loader_and_function(self, make_catalog, tmp_path):
+    def test_ordered_loader(self, make_catalog, tmp_path):
         cat = make_catalog().load()
         dm = _dm(cat, tmp_path)
         got = [i for b in dm.ordered_loader(batch_size=5) for i in b["index"].tolist()]
         assert got == list(range(16))
         test_rows = [i for b in dm.ordered_loader(split="test") for i in b["index"].tolist()]
         assert test_rows == np.flatnonzero(cat.frame["split"] == "test").tolist()
-        batches = list(ordered_batches(dm.cache, [5, 2, 9], 2))
-        assert [b["index"].tolist() for b in batches] == [[5, 2], [9]]
-        assert batches[0]["style"].tolist() == [-1, -1]
 
     def test_dataset_pickles_without_pixels(self, make_catalog, tmp_path):
         cat = make_catalog().load()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +47,7 @@ def write_catalog(root: Path, n: int = 6, *, bbox: bool = True, masks: bool = Fa
         row: dict[str, object] = {"image_path": rel, "product_id": f"p{i}", "style_id": f"s{i // 2}",
                                   "split": "train"}
         if bbox:
-            row.update(dict(zip(("bbox_x0", "bbox_y0", "bbox_x1", "bbox_y1"), BOX)))
+            row.update(dict(zip(("bbox_x0", "bbox_y0", "bbox_x1", "bbox_y1"), BOX, strict=True)))
         if masks:
             mrel = f"masks_src/p{i}.png"
             (root / mrel).parent.mkdir(parents=True, exist_ok=True)
@@ -218,6 +219,13 @@ class TestResume:
         with pytest.raises(ColorVariantsError, match="other settings"):
             preprocess_catalog(catalog, tmp_path / "out", crop="none", workers=1, progress=False)
 
+
+    def test_an_image_replaced_in_place_is_refused_on_resume(self, catalog: Catalog, tmp_path: Path,
+                                                              replace_in_place) -> None:
+        preprocess_catalog(catalog, tmp_path / "out", crop="bbox", workers=1, progress=False)
+        replace_in_place(catalog.path_of(3))  # its output (and any not yet written) would mix old and new
+        with pytest.raises(ColorVariantsError, match=rf"images changed since.*e\.g\. {re.escape(str(catalog.path_of(3)))}"):
+            preprocess_catalog(catalog, tmp_path / "out", crop="bbox", workers=1, progress=False)
 
 class TestErrors:
     def _break_one(self, catalog: Catalog) -> None:

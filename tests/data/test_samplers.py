@@ -99,7 +99,7 @@ class TestPKBatchSampler:
         labels = np.repeat(np.arange(30), 4)
         per_rank = _ranks(lambda r: PKBatchSampler(labels, 4, 2, seed=1, num_replicas=world, rank=r), world)
         assert len({len(b) for b in per_rank}) == 1 and len(per_rank[0]) == 120 // (8 * world)
-        for step in zip(*per_rank):  # one global step: no label on two ranks (30 labels >= p * world)
+        for step in zip(*per_rank, strict=True):  # one global step: no label on two ranks (30 labels >= p * world)
             step_labels = [set(labels[b].tolist()) for b in step]
             assert sum(len(s) for s in step_labels) == len(set().union(*step_labels))
         again = _ranks(lambda r: PKBatchSampler(labels, 4, 2, seed=1, num_replicas=world, rank=r), world)

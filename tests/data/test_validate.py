@@ -115,6 +115,15 @@ class TestDataProblems:
         assert [p.code for p in report.problems if p.code == "no-style-column"] == ["no-style-column"]
         assert report.ok
 
+    def test_image_in_many_products_lists_a_few_ids_and_the_count(self, make_catalog):
+        cat = make_catalog().load()
+        cat.frame["image_path"] = cat.frame.loc[0, "image_path"]  # one placeholder image for all 16 rows
+        cat.frame["product_id"] = [f"p{i:02d}" for i in range(len(cat))]
+        shared = _by_code(validate_catalog(cat, check_files=False, progress=False))["image-in-two-products"]
+        assert len(shared) == 1 and shared[0].row == 1
+        assert "listed for 16 products: ['p00', 'p01', 'p02', 'p03', 'p04'] and 11 more." in shared[0].message
+        assert "p05" not in shared[0].message
+
     def test_style_split_leak_and_unknown_split(self, make_catalog):
         cat = make_catalog().load()
         cat.frame.loc[0, "split"] = "val"  # style s0 now in train and val

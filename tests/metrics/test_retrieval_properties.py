@@ -99,8 +99,8 @@ def protocol_by_loops(data: Labelled, ks: Sequence[int]) -> tuple[dict[str, floa
                 found += 1
                 total += found / (i + 1)
         aps.append(total / r)
-        relevant = [sims[j] for j, h in zip(ranked, hits) if h]
-        other = [sims[j] for j, h in zip(ranked, hits) if not h]
+        relevant = [sims[j] for j, h in zip(ranked, hits, strict=True) if h]
+        other = [sims[j] for j, h in zip(ranked, hits, strict=True) if not h]
         if other:
             gap = min(gap, min(abs(a - b) for a in relevant for b in other))
     out = {f"recall@{k}": float(np.mean(v)) for k, v in hits_at.items()}

@@ -18,7 +18,8 @@ from colorvariants.cli.main import build_parser
 from colorvariants.data.catalog import Catalog
 from colorvariants.errors import ColorVariantsError
 from colorvariants.models.registry import build_method
-from colorvariants.report.benchmark import VARIANTS, BenchmarkConfig, BenchmarkRunner, run_benchmark
+from colorvariants.report.benchmark import BenchmarkRunner, run_benchmark
+from colorvariants.report.benchmark_config import VARIANTS, BenchmarkConfig
 from colorvariants.report.catalog_versions import background_removed, parse_preprocess
 from colorvariants.report.results import BenchmarkResults
 

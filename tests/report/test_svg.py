@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 
@@ -16,7 +17,7 @@ class TestNiceTicks:
     def test_cover_the_range_with_round_steps(self, lo: float, hi: float) -> None:
         ticks = nice_ticks(lo, hi)
         assert ticks[0] <= lo + 1e-12 and ticks[-1] >= hi - 1e-12
-        steps = {round(b - a, 9) for a, b in zip(ticks, ticks[1:])}
+        steps = {round(b - a, 9) for a, b in itertools.pairwise(ticks)}
         assert len(steps) == 1
         mantissa = steps.pop() / 10 ** math.floor(math.log10(ticks[1] - ticks[0]))
         assert round(mantissa, 6) in (1.0, 2.0, 2.5, 5.0)

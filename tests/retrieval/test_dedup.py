@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-
 from typing import Any
 
 import faiss
@@ -36,7 +35,7 @@ def on_circle(
 
 
 def group_of(result: GroupResult) -> dict[str, int]:
-    return dict(zip(result.frame["image_path"], result.frame["group_id"]))
+    return dict(zip(result.frame["image_path"], result.frame["group_id"], strict=True))
 
 
 class TestChainingGuards:

@@ -7,7 +7,9 @@ into the same folder refuses instead of handing back (or mixing in) the other mo
 from __future__ import annotations
 
 import os
+import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -100,6 +102,26 @@ def test_other_settings_are_refused_with_the_difference_named(catalog: Catalog, 
         embed_catalog(ckpt, catalog, out, _cfg(tmp_path, crop="bbox"))
     with pytest.raises(OutputMismatchError, match=r"catalog: "):
         embed_catalog(ckpt, catalog.subset(np.arange(10)), out, _cfg(tmp_path))
+
+
+def test_an_image_replaced_in_place_is_refused_on_resume(tiny_manifest: Path, tmp_path: Path,
+                                                          replace_in_place: Callable[[Path], object]) -> None:
+    shutil.copytree(tiny_manifest.parent, tmp_path / "catalog")  # the session's images stay untouched
+    catalog = Catalog.load(tmp_path / "catalog" / tiny_manifest.name).split("test")
+    ckpt, out = _model(tmp_path / "model.pt", seed=0), tmp_path / "emb"
+    embed_catalog(ckpt, catalog, tmp_path / "full", _cfg(tmp_path))
+    # the state a kill after the first shard leaves: shard 0 and the plan, no merged set
+    (out / "shards").mkdir(parents=True)
+    np.save(out / "shards" / "shard-00000.npy", np.load(tmp_path / "full" / "embeddings.npy")[:16])
+    (out / "shards" / "plan.json").write_text((tmp_path / "full" / "meta.json").read_text())
+    replace_in_place(catalog.path_of(20))  # a row of a shard not embedded yet: resuming would mix old and new
+    changed = rf"images changed since it was made \(e\.g\. {re.escape(str(catalog.path_of(20)))}\).*--overwrite"
+    with pytest.raises(OutputMismatchError, match=rf"unfinished shards of other inputs.*{changed}"):
+        embed_catalog(ckpt, catalog, out, _cfg(tmp_path))
+    with pytest.raises(OutputMismatchError, match=rf"a finished embedding set of other inputs.*{changed}"):
+        embed_catalog(ckpt, catalog, tmp_path / "full", _cfg(tmp_path))
+    redone = embed_catalog(ckpt, catalog, out, _cfg(tmp_path, overwrite=True))
+    assert redone.count == len(catalog)
 
 
 def test_embed_refuses_an_index_folder(catalog: Catalog, tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ def whole() -> EmbeddingSet:
 
 def write_shards(es: EmbeddingSet, root: Path, bounds: list[int]) -> list[Path]:
     paths = []
-    for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+    for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
         es.subset(np.arange(a, b)).save(root / f"shard{i}")
         paths.append(root / f"shard{i}")
     return paths

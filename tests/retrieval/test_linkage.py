@@ -9,7 +9,7 @@ from colorvariants.retrieval.linkage import LINKAGES, components
 
 
 def edges(pairs: list[tuple[int, int, float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    a, b, s = zip(*pairs)
+    a, b, s = zip(*pairs, strict=True)
     return np.array(a), np.array(b), np.array(s, dtype=np.float32)
 
 

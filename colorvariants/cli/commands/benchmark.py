@@ -7,13 +7,14 @@ from pathlib import Path
 
 from colorvariants.cli.common import add_catalog_arguments, load_catalog
 from colorvariants.cli.registry import register
+from colorvariants.report.benchmark_config import DEFAULT_METHODS, VARIANTS, BenchmarkConfig
+from colorvariants.report.choices import METRIC_KEYS, REFERENCE_ROWS
 
 
 def add_benchmark_arguments(p: argparse.ArgumentParser) -> None:
     """Budget flags shared by ``benchmark`` and ``demo``."""
-    p.add_argument("--methods", default="triplet,simclr,mocov2,cvssl",
-                   help="comma list; also simclr-colorinv, cvssl-whole-only, cvssl-hue-only, cvssl-concat, "
-                        "cvssl-palette, cvssl-studio, cvssl-crop, cvssl-fp32")
+    p.add_argument("--methods", default=",".join(DEFAULT_METHODS),
+                   help="comma list; also " + ", ".join(v for v in VARIANTS if v not in DEFAULT_METHODS))
     p.add_argument("--image-size", type=int, default=64)
     p.add_argument("--max-epochs", type=int, default=None,
                    help="epoch cap per method (default: 20 without --max-minutes, none with it)")
@@ -35,15 +36,14 @@ def add_benchmark_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides applied to every method")
 
 
-def benchmark_config(args: argparse.Namespace):  # -> BenchmarkConfig
-    from colorvariants.report.benchmark import REFERENCES, BenchmarkConfig
+def benchmark_config(args: argparse.Namespace) -> BenchmarkConfig:
     from colorvariants.report.catalog_versions import parse_preprocess
 
     return BenchmarkConfig(
         methods=tuple(m.strip() for m in args.methods.split(",") if m.strip()),
         image_size=args.image_size, max_epochs=args.max_epochs, max_minutes=args.max_minutes,
         backbone=args.backbone, batch_size=args.batch_size, seed=args.seed, threads=args.threads,
-        references=() if args.no_references else REFERENCES, overrides=tuple(args.overrides or ()),
+        references=() if args.no_references else REFERENCE_ROWS, overrides=tuple(args.overrides or ()),
         progress_bar=not args.no_progress, preprocess=parse_preprocess(args.preprocess),
         preprocess_workers=args.preprocess_workers,
     )
@@ -69,12 +69,11 @@ def run(args: argparse.Namespace) -> int:
 
 def print_table(doc: dict) -> None:
     """The metrics table on the terminal."""
-    keys = ("recall@1", "recall@5", "recall@10", "recall@20", "map@r")
     width = max([18, *(len(name) + 2 for name in doc["methods"])])
-    print(f"{'method':<{width}}" + "".join(f"{k:>10}" for k in keys)
+    print(f"{'method':<{width}}" + "".join(f"{k:>10}" for k in METRIC_KEYS)
           + f"{'epochs':>8}{'train s':>9}{'img/s':>8}  stopped by")
     for name, row in doc["methods"].items():
-        print(f"{name:<{width}}" + "".join(f"{row[k]:>10.3f}" for k in keys)
+        print(f"{name:<{width}}" + "".join(f"{row[k]:>10.3f}" for k in METRIC_KEYS)
               + f"{row['epochs']:>8}{row['train_seconds']:>9.0f}{row['images_per_second']:>8.0f}"
               + f"  {row.get('stopped_by', '-')}")
 

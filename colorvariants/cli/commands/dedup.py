@@ -8,9 +8,10 @@ from typing import Any
 
 from colorvariants.cli.registry import register
 from colorvariants.cli.rerank_arg import rerank_spec
+from colorvariants.retrieval.choices import GUARD_NAMES, LINKAGE_NAMES, NO_RERANK, RERANKER_NAMES
 
-# Kept literal so --help needs no faiss import; tests check they match the registries and the defaults.
-LINKAGE_CHOICES = ("components", "average", "complete")
+# From colorvariants.retrieval.choices, which imports no faiss (for --help); the registries are checked against it.
+LINKAGE_CHOICES = LINKAGE_NAMES
 # Chosen on the val split of the 300-style synthetic catalog (BENCHMARKS.md, "Re-ranking and grouping"): with CSLS
 # the components grouped 7.1% / 12.1% of the variant pairs at pair precision >= 0.85 / 0.7 where cosine reached
 # 0.5 at no threshold; average linkage did better only below 0.7. The guard stays "both": with a re-ranked
@@ -33,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="instead: the most precision that groups this share of the variant pairs")
     how.add_argument("--best-f1", action="store_true", help="instead: the threshold of the best pair F1")
     parser.add_argument("--rerank", default=None, type=rerank_spec,
-                        help="similarity of the edges: none (cosine), csls, kreciprocal, dba, qe, with settings "
+                        help=f"similarity of the edges: {NO_RERANK} (cosine), {', '.join(RERANKER_NAMES)}, with settings "
                              f"as NAME:key=value,... (default {DEFAULT_RERANK}; cosine when --threshold is given, "
                              "so a threshold keeps its cosine meaning; see BENCHMARKS.md)")
     parser.add_argument("--method", choices=LINKAGE_CHOICES, default=DEFAULT_METHOD,
@@ -42,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="groups file of an earlier run: keep its group ids where the groups persist, and "
                              "report merges and splits")
     parser.add_argument("--k", type=int, default=10, help="neighbours per image in the kNN graph")
-    parser.add_argument("--guard", choices=("both", "mutual", "diameter", "none"), default=DEFAULT_GUARD,
+    parser.add_argument("--guard", choices=GUARD_NAMES, default=DEFAULT_GUARD,
                         help=f"chaining guard: mutual-kNN edges, group diameter check, both or none (default {DEFAULT_GUARD})")
     parser.add_argument("--diameter", type=float, default=None,
                         help="least similarity between any two group members (default: the threshold)")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from colorvariants.cli.common import add_catalog_arguments, load_catalog
 from colorvariants.cli.registry import register
+from colorvariants.data.choices import CROP_MODES, ON_ERROR_POLICIES
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -20,9 +21,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--devices", default="1", help="GPUs to use (Lightning predict with DDP when > 1)")
     p.add_argument("--strategy", default="auto")
     p.add_argument("--cache-dir")
-    p.add_argument("--on-error", choices=["raise", "skip"], default="raise",
+    p.add_argument("--on-error", choices=ON_ERROR_POLICIES, default="raise",
                    help="skip: leave unreadable images out and record them in meta.json")
-    p.add_argument("--crop", choices=["none", "bbox", "mask"], default="none")
+    p.add_argument("--crop", choices=CROP_MODES, default="none")
     p.add_argument("--overwrite", action="store_true",
                    help="start clean: remove the embedding set or shards --out holds (a rerun with another model, "
                         "catalog or settings is refused without it)")

@@ -8,9 +8,11 @@ import argparse
 from colorvariants.cli.registry import register
 from colorvariants.cli.rerank_arg import rerank_spec
 from colorvariants.errors import ColorVariantsError
+from colorvariants.metrics.retrieval import DEFAULT_KS
+from colorvariants.retrieval.choices import PROTOCOL_NAMES, RERANKER_NAMES
 
-# Mirrors colorvariants.retrieval.protocols.PROTOCOLS (kept literal so --help needs no faiss/torch import).
-PROTOCOL_CHOICES = ("default", "inshop")
+# The registry's names from colorvariants.retrieval.choices (which imports no faiss/torch for --help).
+PROTOCOL_CHOICES = PROTOCOL_NAMES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,13 +26,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="default: colour variants (shared/docs/protocol.md); inshop: DeepFashion In-shop's "
                              "official query/gallery split (needs the inshop_status column the importer writes)")
     parser.add_argument("--out", required=True, help="metrics JSON to write")
-    parser.add_argument("--ks", default="1,5,10,20", help="recall cut-offs, comma-separated")
+    parser.add_argument("--ks", default=",".join(map(str, DEFAULT_KS)), help="recall cut-offs, comma-separated")
     parser.add_argument("--batch-size", type=int, default=1024, help="queries per exact-search batch")
     parser.add_argument("--memory-budget", default=None,
                         help="RAM the gallery may take, e.g. 2GB; a larger set is searched in streamed blocks "
                              "(default: half the available RAM)")
     parser.add_argument("--rerank", default=None, type=rerank_spec,
-                        help="re-rank each query's candidates on the set's kNN graph: csls, kreciprocal, dba, qe "
+                        help=f"re-rank each query's candidates on the set's kNN graph: {', '.join(RERANKER_NAMES)} "
                              "(settings as NAME:key=value,...; default: plain cosine)")
     parser.add_argument("--candidates", type=int, default=100, help="neighbours re-ranked per query")
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from colorvariants.cli.common import add_catalog_arguments, load_catalog
 from colorvariants.cli.config_flags import ConfigFlag, add_config_flags, flag_overrides
 from colorvariants.cli.registry import register
+from colorvariants.data.choices import CROP_MODES
 
 # The plain flags, each setting the config key it names (the flag is the key's last part: --max-epochs).
 FIT_FLAGS = (
@@ -28,7 +29,7 @@ FIT_FLAGS = (
     ConfigFlag("trainer.precision", help="32-true | bf16-mixed | 16-mixed (default: bf16 on GPU, 32 on CPU)"),
     ConfigFlag("trainer.threads", int, "torch CPU threads"),
     ConfigFlag("data.cache_dir", help="where decoded images are cached"),
-    ConfigFlag("data.crop", help="crop to the product before resizing", choices=["none", "bbox", "mask"]),
+    ConfigFlag("data.crop", help="crop to the product before resizing", choices=CROP_MODES),
 )
 
 

@@ -6,8 +6,7 @@ import argparse
 from collections.abc import Callable
 
 from colorvariants.cli.registry import register
-
-KINDS = ("auto", "flat", "ivf", "hnsw", "ivfpq")
+from colorvariants.retrieval.choices import INDEX_CHOICES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="embedding-set folder (embeddings.npy, ids.parquet, meta.json)")
     build.add_argument("--out", required=True,
                        help="index folder to write (index.faiss, ids.parquet, meta.json)")
-    build.add_argument("--kind", choices=KINDS, default="auto",
+    build.add_argument("--kind", choices=INDEX_CHOICES, default="auto",
                        help="index kind (default: auto, from collection size and memory budget)")
     build.add_argument("--memory-budget", default=None,
                        help="memory the index may use, e.g. 4GB (default: half of the free RAM)")

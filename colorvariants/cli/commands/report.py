@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from colorvariants.cli.registry import register
+from colorvariants.report.choices import GALLERY_QUERIES, GROUPS_PER_METHOD
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -13,8 +14,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the --out folder of `colorvariants benchmark` (holds metrics.json)")
     parser.add_argument("--out", type=Path, default=None,
                         help="HTML file to write (default: BENCH/report.html)")
-    parser.add_argument("--gallery-queries", type=int, default=8, help="sample queries shown in the gallery")
-    parser.add_argument("--groups-per-method", type=int, default=4, help="largest groups shown per method")
+    parser.add_argument("--gallery-queries", type=int, default=GALLERY_QUERIES,
+                        help="sample queries shown in the gallery")
+    parser.add_argument("--groups-per-method", type=int, default=GROUPS_PER_METHOD,
+                        help="largest groups shown per method")
 
 
 def run(args: argparse.Namespace) -> int:

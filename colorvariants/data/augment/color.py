@@ -261,7 +261,7 @@ def color_jitter(
     )
     identity = (1.0, 1.0, 1.0, 0.0)
     factors = [uniform(b, lo, hi, generator, dev) for lo, hi in ranges]
-    active = [not (lo == hi == same) for (lo, hi), same in zip(ranges, identity)]
+    active = [not (lo == hi == same) for (lo, hi), same in zip(ranges, identity, strict=True)]
     selected = bernoulli(b, p, generator, dev)
     return JITTER_ORDERS[order](x, selected, factors, active, generator)
 

@@ -37,13 +37,13 @@ from colorvariants.data.augment.color import (
     random_hue_rotate,
     random_luminance_remap,
 )
-from colorvariants.data.augment.palette import random_palette
 from colorvariants.data.augment.geometry import (
     random_affine_jitter,
     random_hflip,
     random_resized_crop,
     resize,
 )
+from colorvariants.data.augment.palette import random_palette
 from colorvariants.data.augment.recolor import recolor_garment
 
 
@@ -261,7 +261,7 @@ class ColorVariantViews:
         x = to_float(images.repeat(2, 1, 1, 1))
         mask_ops = (cfg.recolor_prob, cfg.backdrop_prob, cfg.palette_prob)
         use_masks = masks is not None and any(p > 0 for p in mask_ops)
-        if use_masks:
+        if use_masks and masks is not None:
             # the mask rides along as a 4th channel, so it follows the warp
             x = torch.cat([x, mask_to_float(masks, x[:b]).repeat(2, 1, 1, 1)], dim=1)
         if cfg.scale_jitter > 0 or cfg.shift_jitter > 0 or cfg.rotate_deg > 0 or size != x.shape[-1]:

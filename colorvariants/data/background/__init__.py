@@ -25,6 +25,7 @@ from typing import Any, Protocol, TypeVar, cast, runtime_checkable
 import numpy as np
 from PIL import Image
 
+from colorvariants.data.boxes import mask_bbox
 from colorvariants.errors import ColorVariantsError
 
 
@@ -39,7 +40,7 @@ class BackgroundRemover(Protocol):
 
 RemoverT = TypeVar("RemoverT", bound=type)
 
-BACKGROUND_REMOVERS: dict[str, type] = {}
+BACKGROUND_REMOVERS: dict[str, type[Any]] = {}
 """Backend name -> class. The class has ``config_class`` (a dataclass) and ``__init__(config)``."""
 
 OFFLINE_DEFAULT = "floodfill"
@@ -97,7 +98,7 @@ def work_array(image: Image.Image, max_side: int) -> np.ndarray:
 from colorvariants.data.background import floodfill, grabcut, rembg_backend  # noqa: E402,F401
 from colorvariants.data.background.floodfill import FloodFillConfig, FloodFillRemover  # noqa: E402
 from colorvariants.data.background.grabcut import GrabCutConfig, GrabCutRemover  # noqa: E402
-from colorvariants.data.background.masks import MaskCache, mask_bbox, mask_iou, read_mask, write_mask  # noqa: E402
+from colorvariants.data.background.masks import MaskCache, mask_iou, read_mask, write_mask  # noqa: E402
 from colorvariants.data.background.rembg_backend import RembgConfig, RembgRemover  # noqa: E402
 
 __all__ = [

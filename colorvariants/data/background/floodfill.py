@@ -233,7 +233,7 @@ class FloodFillRemover:
         feats64 = feats.astype(np.float64)
         values64 = values.astype(np.float64)
         keep = np.ones(len(values), bool)
-        coef = np.zeros((feats.shape[1], 3))
+        coef: np.ndarray = np.zeros((feats.shape[1], 3))
         ridge = 1e-6 * np.eye(feats.shape[1])  # a few monomials on [-1, 1]: the normal equations are well posed
         for _ in range(3):
             x = feats64[keep]
@@ -251,6 +251,9 @@ class FloodFillRemover:
             sample = sample[np.linspace(0, len(sample) - 1, 4000).astype(int)]
         criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.5)
         cv2.setRNGSeed(0)
-        _, labels, centres = cv2.kmeans(sample.astype(np.float32), k, None, criteria, 2, cv2.KMEANS_PP_CENTERS)
+        # OpenCV's stubs want an array for bestLabels; None (no initial labels) is what the C++ API takes.
+        _, labels, centres = cv2.kmeans(  # type: ignore[call-overload]
+            sample.astype(np.float32), k, None, criteria, 2, cv2.KMEANS_PP_CENTERS
+        )
         share = np.bincount(labels.ravel(), minlength=k) / len(sample)
         return centres[share >= cfg.palette_min_share]

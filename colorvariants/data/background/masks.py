@@ -1,8 +1,7 @@
-"""Foreground masks: read, write, clean up, measure, and cache them so background removal runs once per image.
+"""Foreground masks: read, write, clean up, compare, and cache them so background removal runs once per image.
 
 A mask is a ``uint8`` array ``(H, W)`` holding 0 (background) or 255 (garment), saved as a single-channel PNG,
-the format of the manifest's ``mask_path`` column. Boxes are ``(x0, y0, x1, y1)`` in pixels with ``x1``/``y1``
-exclusive, as ``PIL.Image.crop`` takes them.
+the format of the manifest's ``mask_path`` column. A mask's box is ``colorvariants.data.boxes.mask_bbox``.
 """
 
 from __future__ import annotations
@@ -17,8 +16,6 @@ from PIL import Image
 from colorvariants.data.images import load_mask
 from colorvariants.errors import ImageLoadError
 from colorvariants.io import atomic_path
-
-Box = tuple[int, int, int, int]
 
 
 def read_mask(path: str | Path, *, size: tuple[int, int] | None = None, row: int | None = None) -> np.ndarray:
@@ -51,15 +48,6 @@ def write_mask(path: str | Path, mask: np.ndarray) -> None:
         Image.fromarray(arr, mode="L").save(tmp, format="PNG", optimize=False)
 
 
-def mask_bbox(mask: np.ndarray) -> Box | None:
-    """The tight box around the garment pixels, or None when the mask is empty."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(mask.any(axis=0))
-    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
-
-
 def mask_iou(pred: np.ndarray, truth: np.ndarray) -> float:
     """Intersection over union of two masks' foregrounds (1.0 when both are empty)."""
     a = np.asarray(pred) > 127
@@ -80,18 +68,6 @@ def largest_component(mask: np.ndarray) -> np.ndarray:
     return np.where(labels == biggest, 255, 0).astype(np.uint8)
 
 
-def fill_holes(mask: np.ndarray) -> np.ndarray:
-    """Fill background regions enclosed by the garment (those not connected to the image border)."""
-    fg = (mask > 127).astype(np.uint8)
-    bg = 1 - fg
-    n, labels = cv2.connectedComponents(bg, connectivity=4)
-    if n <= 1:
-        return np.where(fg > 0, 255, 0).astype(np.uint8)
-    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    outside = np.isin(labels, border[border > 0])
-    return np.where(outside, 0, 255).astype(np.uint8)
-
-
 def clean_mask(mask: np.ndarray, *, kernel_frac: float = 0.01, keep_largest: bool = True) -> np.ndarray:
     """Morphological clean-up: open (drop specks and hairlines), close (bridge small gaps), keep the largest part.
 
@@ -101,7 +77,7 @@ def clean_mask(mask: np.ndarray, *, kernel_frac: float = 0.01, keep_largest: boo
     h, w = mask.shape[:2]
     k = max(3, int(round(min(h, w) * kernel_frac)) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-    out = np.where(mask > 127, 255, 0).astype(np.uint8)
+    out: np.ndarray = np.where(mask > 127, 255, 0).astype(np.uint8)
     out = cv2.morphologyEx(out, cv2.MORPH_OPEN, kernel)
     out = cv2.morphologyEx(out, cv2.MORPH_CLOSE, kernel)
     if keep_largest:

@@ -125,7 +125,7 @@ def _motif(name: str, px: int, a: Anchor) -> np.ndarray:
     if name == "star":
         ang = np.radians(np.arange(10) * 36.0 - 90.0)
         rad = np.where(np.arange(10) % 2 == 0, r, r * 0.45)
-        draw.polygon(pts(list(zip(x + rad * np.cos(ang), y + rad * np.sin(ang)))), fill=255)
+        draw.polygon(pts(list(zip(x + rad * np.cos(ang), y + rad * np.sin(ang), strict=True))), fill=255)
     elif name == "heart":
         draw.ellipse(pts([(x - r, y - 0.75 * r), (x, y + 0.15 * r)]), fill=255)
         draw.ellipse(pts([(x, y - 0.75 * r), (x + r, y + 0.15 * r)]), fill=255)

@@ -91,8 +91,8 @@ def colourize(render: DesignRender, colourway: Colourway) -> tuple[np.ndarray, n
     """
     table = np.zeros((4, 3), dtype=np.float32)
     table[1:] = colourway.rgb()
-    rgb = np.clip(table[render.slots] * render.shade[..., None] + render.sheen[..., None], 0.0, 1.0)
-    alpha = render.mask.astype(np.float32)
+    rgb: np.ndarray = np.clip(table[render.slots] * render.shade[..., None] + render.sheen[..., None], 0.0, 1.0)
+    alpha: np.ndarray = render.mask.astype(np.float32)
     if render.factor > 1:
         dsize = (render.size, render.size)
         rgb = cv2.resize(rgb, dsize, interpolation=cv2.INTER_AREA)

@@ -85,7 +85,7 @@ def _pose(alpha: np.ndarray, rng: np.random.Generator, config: SynthConfig) -> n
     size = alpha.shape[0]
     angle = float(rng.uniform(-config.rotation_deg, config.rotation_deg))
     scale = float(rng.uniform(*config.scale))
-    matrix = cv2.getRotationMatrix2D((size / 2.0, size / 2.0), angle, scale)
+    matrix = np.asarray(cv2.getRotationMatrix2D((size / 2.0, size / 2.0), angle, scale), dtype=np.float64)
     aspect = float(rng.uniform(0.96, 1.04))
     matrix[0, :] *= aspect
     matrix[0, 2] += size / 2.0 * (1.0 - aspect)
@@ -105,7 +105,7 @@ def _pose(alpha: np.ndarray, rng: np.random.Generator, config: SynthConfig) -> n
 def _shadow(alpha: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     size = alpha.shape[0]
     dx, dy = rng.uniform(-0.03, 0.03) * size, rng.uniform(0.0, 0.05) * size
-    shifted = cv2.warpAffine(alpha, np.float32([[1, 0, dx], [0, 1, dy]]), (size, size))
+    shifted = cv2.warpAffine(alpha, np.array([[1, 0, dx], [0, 1, dy]], dtype=np.float32), (size, size))
     blurred = cv2.GaussianBlur(shifted, (0, 0), rng.uniform(0.02, 0.05) * size)
     return (rng.uniform(0.15, 0.4) * blurred).astype(np.float32)
 
@@ -113,7 +113,9 @@ def _shadow(alpha: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def _random_colour(
     rng: np.random.Generator, value: tuple[float, float], saturation: tuple[float, float]
 ) -> np.ndarray:
-    hsv = np.uint8([[[rng.integers(180), rng.uniform(*saturation) * 255, rng.uniform(*value) * 255]]])
+    hsv = np.array(
+        [[[rng.integers(180), rng.uniform(*saturation) * 255, rng.uniform(*value) * 255]]], dtype=np.float64
+    ).astype(np.uint8)  # truncated to whole levels, as np.uint8(list) does
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0].astype(np.float32) / 255.0
 
 

@@ -147,7 +147,7 @@ def render_styles(out: Path, config: SynthConfig, styles: Sequence[StylePlan]) -
                 if config.masks:
                     row["mask_path"] = f"masks/{style.style_id}/{product}_{n}.png"
                     _write_bytes(out / row["mask_path"], photo.mask_png())
-                row.update(zip(BBOX_COLUMNS, photo.bbox()))
+                row.update(zip(BBOX_COLUMNS, photo.bbox(), strict=True))
                 row["cluster_id"] = style.cluster_id
                 rows.append(row)
     return rows

@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,7 +33,14 @@ import faiss
 import numpy as np
 
 from colorvariants.errors import IndexFileError
-from colorvariants.retrieval.index.base import INDEX_KINDS, IndexKind, exact_knn, search_in_batches
+from colorvariants.retrieval.index.base import (
+    INDEX_KINDS,
+    BaseBatches,
+    IndexKind,
+    drop_self,
+    exact_knn,
+    search_in_batches,
+)
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +87,9 @@ class AutoRule:
     hnsw_max: int = 10_000_000
 
 
+DEFAULT_RULE = AutoRule()
+
+
 @dataclass(frozen=True)
 class AutoChoice:
     """The kind picked, its build parameters, the estimated memory, and why (printed by ``index build``)."""
@@ -90,7 +100,7 @@ class AutoChoice:
     reason: str
 
 
-def choose_kind(n: int, d: int, memory_budget: int | None = None, rule: AutoRule = AutoRule()) -> AutoChoice:
+def choose_kind(n: int, d: int, memory_budget: int | None = None, rule: AutoRule = DEFAULT_RULE) -> AutoChoice:
     """Pick ``flat``/``hnsw``/``ivf``/``ivfpq`` for ``n`` vectors of dimension ``d`` in a memory budget.
 
     Raises:
@@ -123,8 +133,9 @@ def choose_kind(n: int, d: int, memory_budget: int | None = None, rule: AutoRule
     if pq_mem > budget:
         raise IndexFileError(
             f"no index kind fits a memory budget of {gb} for {n} vectors of dimension {d}: even IVF-PQ with "
-            f"{qp['m']}-byte codes needs {pq_mem / 1e9:.3g} GB. Fix: raise --memory-budget, or build shards "
-            "with build_sharded_ivfpq and serve them on several machines."
+            f"{qp['m']}-byte codes needs {pq_mem / 1e9:.3g} GB.",
+            fix="raise --memory-budget, or build shards with build_sharded_ivfpq and serve them on several "
+                "machines.",
         )
     why = (
         f"vectors need {flat_mem / 1e9:.3g} GB > {gb}: IVF-PQ with {qp['m']}-byte codes "
@@ -156,9 +167,6 @@ class Fidelity:
         }
 
 
-BaseBatches = Callable[[], Iterator[tuple[int, np.ndarray]]]
-
-
 def sample_rows(n: int, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Two disjoint random row samples (tuning, fidelity) of up to ``size`` each; one when n is too small."""
     perm = rng.permutation(n)
@@ -173,15 +181,6 @@ def recall_vs_exact(approx: np.ndarray, exact: np.ndarray) -> float:
     k = exact.shape[1]
     found = (approx[:, :, None] == exact[:, None, :]) & (exact[:, None, :] >= 0)
     return float(found.any(axis=1).sum(axis=1).mean() / k)
-
-
-def drop_self(rows: np.ndarray, query_rows: np.ndarray, k: int) -> np.ndarray:
-    """Remove each query's own row from its neighbours and keep the first ``k`` (drop the last if absent)."""
-    keep = rows != query_rows[:, None]
-    out = np.empty((rows.shape[0], k), dtype=rows.dtype)
-    for i in range(rows.shape[0]):
-        out[i] = rows[i][keep[i]][:k]
-    return out
 
 
 def tune_and_measure(
@@ -209,14 +208,14 @@ def tune_and_measure(
     tune_rows, held_rows = sample_rows(n, n_queries, np.random.default_rng(seed))
     rows_needed = np.union1d(tune_rows, held_rows)
     queries = sample(rows_needed)
-    _, exact_all = exact_knn(base_batches, queries, k_eff + 1)
-    exact_all = drop_self(exact_all, rows_needed, k_eff)
+    _, exact_all = drop_self(*exact_knn(base_batches, queries, k_eff + 1), rows_needed, k_eff)
     pos_t = np.searchsorted(rows_needed, tune_rows)
     pos_h = np.searchsorted(rows_needed, held_rows)
 
     def recall_at(pos: np.ndarray) -> float:
-        _, got = search_in_batches(index, queries[pos], k_eff + 1, normalized=True)
-        return recall_vs_exact(drop_self(got, rows_needed[pos], k_eff), exact_all[pos])
+        found = search_in_batches(index, queries[pos], k_eff + 1, normalized=True)
+        _, got = drop_self(*found, rows_needed[pos], k_eff)
+        return recall_vs_exact(got, exact_all[pos])
 
     def standard_error(r: float) -> float:
         return float(np.sqrt(max(r * (1 - r), 1e-12) / (pos_t.size * k_eff)))
@@ -237,7 +236,7 @@ def tune_and_measure(
             if r >= target_recall + 2 * standard_error(r):
                 break
             # A plateau below the target (PQ quantisation caps recall): three steps each gaining < 0.001.
-            if len(recalls) >= 4 and all(b[1] - a[1] < 1e-3 for a, b in zip(recalls[-4:-1], recalls[-3:])):
+            if len(recalls) >= 4 and all(b[1] - a[1] < 1e-3 for a, b in zip(recalls[-4:-1], recalls[-3:], strict=True)):
                 break
         top = max(r for _, r in recalls)
         if recalls[-1][1] >= target_recall:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, ClassVar, TypeVar
 
 import faiss
 import numpy as np
 
+from colorvariants.retrieval.choices import INDEX_KIND_NAMES, IndexKindName, add_to_registry
 from colorvariants.retrieval.store import normalize_rows
 
 log = logging.getLogger(__name__)
@@ -26,14 +27,15 @@ INDEX_KINDS: dict[str, IndexKind] = {}
 BATCH_ROWS = 65_536
 
 K = TypeVar("K", bound="type[IndexKind]")
+# A fresh iterator of ``(offset, unit row block)`` over a whole collection on each call (see ``with_offsets``).
+BaseBatches = Callable[[], Iterator[tuple[int, np.ndarray]]]
+# search(block of unit queries, depth) -> (sims, rows), as IndexBundle.search or a faiss index's search.
+Search = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
 
 
 def register_index_kind(cls: K) -> K:
     """Class decorator: instantiate the kind and file it under ``cls.name`` in ``INDEX_KINDS``."""
-    name = cls.name
-    if name in INDEX_KINDS:
-        raise ValueError(f"index kind {name!r} registered twice")
-    INDEX_KINDS[name] = cls()
+    add_to_registry(INDEX_KINDS, cls.name, cls(), INDEX_KIND_NAMES, "index kind")
     return cls
 
 
@@ -46,7 +48,7 @@ class IndexKind(ABC):
         gpu_capable: whether faiss can train/add it on a GPU (HNSW cannot).
     """
 
-    name: ClassVar[str]
+    name: ClassVar[IndexKindName]
     search_param: ClassVar[str | None] = None
     gpu_capable: ClassVar[bool] = False
 
@@ -81,13 +83,12 @@ class IndexKind(ABC):
             faiss.ParameterSpace().set_index_parameter(index, self.search_param, value)
 
     def create(self, d: int, params: Mapping[str, int]) -> faiss.Index:
-        """An empty (untrained) CPU index."""
-        index = faiss.index_factory(d, self.factory_string(params), faiss.METRIC_INNER_PRODUCT)
-        self.after_create(index, params)
-        return index
+        """An empty (untrained) CPU index.
 
-    def after_create(self, index: faiss.Index, params: Mapping[str, int]) -> None:
-        """Hook for construction-time settings the factory string cannot express (e.g. efConstruction)."""
+        A kind with construction-time settings the factory string cannot express (e.g. efConstruction)
+        extends this, setting them on the created index.
+        """
+        return faiss.index_factory(d, self.factory_string(params), faiss.METRIC_INNER_PRODUCT)
 
 
 def gpu_count() -> int:
@@ -129,6 +130,35 @@ def iter_unit_batches(
         yield block if normalized else normalize_rows(block)
 
 
+def with_offsets(blocks: Iterable[np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
+    """``(first row, block)`` for consecutive row blocks: each block's offset counts the rows before it.
+
+    >>> [(o, b.shape[0]) for o, b in with_offsets(iter_unit_batches(np.ones((5, 2)), batch_rows=2))]
+    [(0, 2), (2, 2), (4, 1)]
+    """
+    offset = 0
+    for block in blocks:
+        yield offset, block
+        offset += block.shape[0]
+
+
+def drop_self(
+    sims: np.ndarray, rows: np.ndarray, query_rows: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Drop each query's own row from its ``k + 1`` neighbours (the last neighbour where it is absent).
+
+    Args:
+        sims, rows: ``(Q, k + 1)`` similarities and neighbour rows, best first.
+        query_rows: ``(Q,)`` the row of each query in the searched collection.
+
+    Returns:
+        ``(sims, rows)``, both ``(Q, k)``.
+    """
+    is_self = rows == query_rows[:, None]
+    is_self[~is_self.any(axis=1), -1] = True
+    return sims[~is_self].reshape(-1, k), rows[~is_self].reshape(-1, k)
+
+
 def add_in_batches(index: faiss.Index, vectors: np.ndarray, normalized: bool = False) -> None:
     """Add all rows to ``index`` batch by batch (normalising each batch unless ``normalized``)."""
     for block in iter_unit_batches(vectors, normalized=normalized):
@@ -150,7 +180,7 @@ def search_in_batches(
     nq = queries.shape[0]
     sims = np.empty((nq, k), dtype=np.float32)
     rows = np.empty((nq, k), dtype=np.int64)
-    for start, block in zip(range(0, nq, batch_rows), iter_unit_batches(queries, batch_rows, normalized)):
+    for start, block in with_offsets(iter_unit_batches(queries, batch_rows, normalized)):
         d, i = index.search(block, k)
         sims[start : start + block.shape[0]] = d
         rows[start : start + block.shape[0]] = i
@@ -161,7 +191,7 @@ def search_in_batches(
 
 
 def exact_knn(
-    base_batches: Callable[[], Iterator[tuple[int, np.ndarray]]],
+    base_batches: BaseBatches,
     queries: np.ndarray,
     k: int,
     use_gpu: bool | None = None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import faiss
@@ -19,7 +19,14 @@ import numpy as np
 import pandas as pd
 
 from colorvariants.errors import EmbeddingError, IndexFileError
-from colorvariants.retrieval.index.auto import AutoRule, choose_kind, parse_memory, tune_and_measure
+from colorvariants.retrieval.choices import IndexChoice
+from colorvariants.retrieval.index.auto import (
+    DEFAULT_RULE,
+    AutoRule,
+    choose_kind,
+    parse_memory,
+    tune_and_measure,
+)
 from colorvariants.retrieval.index.base import (
     INDEX_KINDS,
     IndexKind,
@@ -29,6 +36,7 @@ from colorvariants.retrieval.index.base import (
     to_cpu,
     to_gpu,
     use_gpu_for,
+    with_offsets,
 )
 from colorvariants.retrieval.index.io import IndexBundle
 from colorvariants.retrieval.store import STRING_ID_COLUMNS, EmbeddingSet, normalize_rows
@@ -52,7 +60,7 @@ def training_rows(n: int, size: int, seed: int = 0) -> np.ndarray:
 
 def build_index(
     embedding_set: EmbeddingSet,
-    kind: str = "auto",
+    kind: IndexChoice = "auto",
     memory_budget: int | str | None = None,
     target_recall: float = 0.95,
     *,
@@ -60,7 +68,7 @@ def build_index(
     fidelity_queries: int = 1000,
     seed: int = 0,
     use_gpu: bool | None = None,
-    rule: AutoRule = AutoRule(),
+    rule: AutoRule = DEFAULT_RULE,
 ) -> IndexBundle:
     """Build a cosine index over ``embedding_set``, tune its search knob and measure its fidelity.
 
@@ -84,7 +92,10 @@ def build_index(
     """
     n, d = embedding_set.count, embedding_set.dim
     if n == 0:
-        raise EmbeddingError("the embedding set is empty: nothing to index. Fix: embed at least one image.")
+        raise EmbeddingError(
+            "the embedding set is empty: nothing to index.",
+            fix="embed at least one image.",
+        )
     embedding_set.ensure_valid()  # a NaN row would be indexed and returned as a neighbour of nothing
     budget = parse_memory(memory_budget) if memory_budget is not None else None
     if kind == "auto":
@@ -100,7 +111,7 @@ def build_index(
     normalized = embedding_set.normalized
 
     t0 = time.perf_counter()
-    index, on_gpu = _train(
+    index, on_gpu = create_trained(
         kind_obj, d, build_params, lambda rows: _rows(vectors, rows, normalized), n, seed, use_gpu
     )
     add_in_batches(index, vectors, normalized=normalized)
@@ -110,7 +121,7 @@ def build_index(
     t1 = time.perf_counter()
     fidelity = tune_and_measure(
         index, kind_obj, build_params,
-        base_batches=lambda: _offset_batches(vectors, normalized),
+        base_batches=lambda: with_offsets(iter_unit_batches(vectors, normalized=normalized)),
         sample=lambda rows: _rows(vectors, rows, normalized),
         n=n, target_recall=target_recall, n_queries=fidelity_queries, seed=seed + 1,
     )
@@ -148,8 +159,8 @@ def add(bundle: IndexBundle, new_embeddings: EmbeddingSet, *, allow_duplicates: 
     if new_embeddings.dim != bundle.dim:
         raise IndexFileError(
             f"the index holds {bundle.dim}-d vectors but the new embeddings are {new_embeddings.dim}-d "
-            "(another model?). Fix: embed the new products with the model that built the index, or "
-            "rebuild it."
+            "(another model?).",
+            fix="embed the new products with the model that built the index, or rebuild it.",
         )
     if (
         not allow_duplicates
@@ -160,8 +171,8 @@ def add(bundle: IndexBundle, new_embeddings: EmbeddingSet, *, allow_duplicates: 
         if dup.any():
             shown = new_embeddings.ids.loc[dup, "image_path"].head(5).tolist()
             raise EmbeddingError(
-                f"{int(dup.sum())} of the new images are already in the index (e.g. {shown}). Fix: pass only "
-                "new products, or rebuild the index from the full embedding set."
+                f"{int(dup.sum())} of the new images are already in the index (e.g. {shown}).",
+                fix="pass only new products, or rebuild the index from the full embedding set.",
             )
     add_in_batches(bundle.index, new_embeddings.vectors, normalized=new_embeddings.normalized)
     ids = pd.concat([bundle.ids, new_embeddings.ids], ignore_index=True)
@@ -175,7 +186,7 @@ def add(bundle: IndexBundle, new_embeddings: EmbeddingSet, *, allow_duplicates: 
     return bundle
 
 
-def _train(
+def create_trained(
     kind: IndexKind,
     d: int,
     params: Mapping[str, int],
@@ -200,10 +211,3 @@ def _train(
 def _rows(vectors: np.ndarray, rows: np.ndarray, normalized: bool) -> np.ndarray:
     block = np.asarray(vectors[np.asarray(rows, dtype=np.int64)], dtype=np.float32)
     return block if normalized else normalize_rows(block)
-
-
-def _offset_batches(vectors: np.ndarray, normalized: bool) -> Iterator[tuple[int, np.ndarray]]:
-    offset = 0
-    for block in iter_unit_batches(vectors, normalized=normalized):
-        yield offset, block
-        offset += block.shape[0]

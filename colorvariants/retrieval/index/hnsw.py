@@ -37,9 +37,13 @@ class HNSWKind(IndexKind):
     def factory_string(self, params: Mapping[str, int]) -> str:
         return f"HNSW{int(params['M'])},Flat"
 
-    def after_create(self, index: faiss.Index, params: Mapping[str, int]) -> None:
-        ef = int(params.get("efConstruction", DEFAULT_EF_CONSTRUCTION))
-        faiss.downcast_index(index).hnsw.efConstruction = ef
+    def create(self, d: int, params: Mapping[str, int]) -> faiss.Index:
+        """The empty graph index, with its ``efConstruction`` (the factory string cannot say it)."""
+        index = super().create(d, params)
+        graph = faiss.downcast_index(index)
+        assert isinstance(graph, faiss.IndexHNSW)  # what factory_string describes
+        graph.hnsw.efConstruction = int(params.get("efConstruction", DEFAULT_EF_CONSTRUCTION))
+        return index
 
     def search_values(self, params: Mapping[str, int]) -> list[int]:
         return list(EF_SEARCH_VALUES)

@@ -13,7 +13,6 @@ writes before the index is used.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,15 +23,21 @@ import pandas as pd
 
 from colorvariants.errors import EmbeddingError, IndexFileError
 from colorvariants.io import atomic_path, write_json
+from colorvariants.metafile import META_FILE, MetaFormat, read_meta
 from colorvariants.retrieval.index.base import INDEX_KINDS, search_in_batches
+from colorvariants.retrieval.recorded_files import check_recorded_files
 from colorvariants.retrieval.store import check_vectors, ids_for_disk
 
 FORMAT = "colorvariants.index"
 VERSION = 1
 INDEX_FILE = "index.faiss"
 IDS_FILE = "ids.parquet"
-META_FILE = "meta.json"
 METRIC = "inner_product"
+INDEX_META = MetaFormat(
+    FORMAT, VERSION, "index", IndexFileError,
+    writer="`colorvariants index build`", unfinished="a build stopped before its last step",
+    other="an embedding set?",
+)
 
 
 @dataclass
@@ -51,8 +56,8 @@ class IndexBundle:
         self.ids = self.ids.reset_index(drop=True)
         if self.index.ntotal != len(self.ids):
             raise IndexFileError(
-                f"the index holds {self.index.ntotal} vectors but the id table {len(self.ids)} rows. "
-                "Fix: rebuild the index from one embedding set."
+                f"the index holds {self.index.ntotal} vectors but the id table {len(self.ids)} rows.",
+                fix="rebuild the index from one embedding set.",
             )
 
     @property
@@ -86,15 +91,15 @@ class IndexBundle:
         queries = np.asarray(queries) if not isinstance(queries, np.memmap) else queries
         if queries.ndim != 2 or queries.shape[1] != self.dim:
             raise IndexFileError(
-                f"queries have shape {queries.shape} but the index holds {self.dim}-d vectors. "
-                "Fix: embed the queries with the model that built the index."
+                f"queries have shape {queries.shape} but the index holds {self.dim}-d vectors.",
+                fix="embed the queries with the model that built the index.",
             )
         check = check_vectors(queries)
         if not check.ok:
             bad = np.concatenate([check.nonfinite_rows, check.zero_rows])[:10].tolist()
             raise EmbeddingError(
-                f"query row(s) {bad} hold NaN/inf or are all zeros: they have no nearest neighbours. Fix: "
-                "re-embed those queries with a checkpoint whose loss is finite."
+                f"query row(s) {bad} hold NaN/inf or are all zeros: they have no nearest neighbours.",
+                fix="re-embed those queries with a checkpoint whose loss is finite.",
             )
         return search_in_batches(self.index, queries, min(k, max(self.count, 1)), batch_rows, normalized)
 
@@ -116,8 +121,7 @@ class IndexBundle:
             (directory / META_FILE).unlink(missing_ok=True)
         reserved = ("format", "version", "kind", "dim", "count", "metric", "files")
         meta = {
-            "format": FORMAT,
-            "version": VERSION,
+            **INDEX_META.header(),
             "kind": self.kind,
             "dim": self.dim,
             "count": self.count,
@@ -146,73 +150,46 @@ def load_index(directory: str | Path, *, expected_dim: int | None = None) -> Ind
     """
     directory = Path(directory)
     meta_path = directory / META_FILE
-    if not directory.is_dir():
-        raise IndexFileError(
-            f"{directory}: no such index folder. Fix: build one with `colorvariants index build`."
-        )
-    if not meta_path.is_file():
-        raise IndexFileError(
-            f"{directory}: no meta.json, so the index is unfinished (a build stopped before its last step) "
-            "or this is not an index folder. Fix: rerun `colorvariants index build`."
-        )
-    try:
-        meta = json.loads(meta_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise IndexFileError(f"{meta_path}: not valid JSON ({exc}). Fix: rebuild the index.") from exc
-    found = meta.get("format") if isinstance(meta, dict) else None
-    if found != FORMAT:
-        raise IndexFileError(
-            f"{meta_path}: format {found!r} is not {FORMAT!r}; this is not an index folder (an embedding "
-            "set?). Fix: pass the folder `index build` wrote."
-        )
-    if meta.get("version") != VERSION:
-        raise IndexFileError(
-            f"{meta_path}: index version {meta.get('version')!r}; this colorvariants reads version "
-            f"{VERSION}. Fix: rebuild the index with `colorvariants index build`."
-        )
+    meta = read_meta(directory, INDEX_META)
     if meta.get("metric") != METRIC or meta.get("kind") not in INDEX_KINDS:
         raise IndexFileError(
             f"{meta_path}: metric {meta.get('metric')!r} / kind {meta.get('kind')!r} unknown (expected "
-            f"{METRIC!r} and one of {sorted(INDEX_KINDS)}). Fix: rebuild the index."
+            f"{METRIC!r} and one of {sorted(INDEX_KINDS)}).",
+            fix="rebuild the index.",
         )
-    for name in (INDEX_FILE, IDS_FILE):
-        path = directory / name
-        if not path.is_file():
-            raise IndexFileError(f"{path}: missing. Fix: rebuild the index (or restore the file).")
-        want = meta.get("files", {}).get(name)
-        if want is not None and path.stat().st_size != want:
-            raise IndexFileError(
-                f"{path}: {path.stat().st_size} bytes but meta.json recorded {want}; the file is truncated "
-                "or belongs to another write. Fix: rebuild the index (or rerun `index add`)."
-            )
+    check_recorded_files(directory, meta, (INDEX_FILE, IDS_FILE), INDEX_META,
+                         "rebuild the index (or rerun `index add`).")
     try:
         index = faiss.read_index(str(directory / INDEX_FILE))
     except RuntimeError as exc:
         raise IndexFileError(
             f"{directory / INDEX_FILE}: FAISS cannot read it ({str(exc).splitlines()[0]}); the file is "
-            "corrupt. Fix: rebuild the index."
+            "corrupt.",
+            fix="rebuild the index.",
         ) from exc
     if index.d != meta.get("dim") or index.ntotal != meta.get("count"):
         raise IndexFileError(
             f"{directory / INDEX_FILE}: holds {index.ntotal} vectors of dim {index.d} but meta.json says "
-            f"{meta.get('count')} of dim {meta.get('dim')}. Fix: rebuild the index."
+            f"{meta.get('count')} of dim {meta.get('dim')}.",
+            fix="rebuild the index.",
         )
     if expected_dim is not None and index.d != expected_dim:
         raise IndexFileError(
             f"{directory}: the index holds {index.d}-d vectors but the embeddings are {expected_dim}-d "
-            "(another model?). Fix: build the index from these embeddings, or embed with the model that "
-            "built it."
+            "(another model?).",
+            fix="build the index from these embeddings, or embed with the model that built it.",
         )
     try:
         ids = pd.read_parquet(directory / IDS_FILE)
     except Exception as exc:  # pyarrow raises several types on corrupt files
         raise IndexFileError(
-            f"{directory / IDS_FILE}: cannot be read ({exc}). Fix: rebuild the index."
+            f"{directory / IDS_FILE}: cannot be read ({exc}).",
+            fix="rebuild the index.",
         ) from exc
     if len(ids) != index.ntotal:
         raise IndexFileError(
-            f"{directory / IDS_FILE}: {len(ids)} rows for {index.ntotal} indexed vectors. "
-            "Fix: rebuild the index."
+            f"{directory / IDS_FILE}: {len(ids)} rows for {index.ntotal} indexed vectors.",
+            fix="rebuild the index.",
         )
     _check_kind(meta_path, meta, index)
     INDEX_KINDS[meta["kind"]].apply_search_params(index, meta.get("search_params", {}))
@@ -230,6 +207,6 @@ def _check_kind(meta_path: Path, meta: dict[str, Any], index: faiss.Index) -> No
         matches = False
     if not matches:
         raise IndexFileError(
-            f"{meta_path}: says kind {meta['kind']!r} but {INDEX_FILE} is a FAISS {type(found).__name__}. "
-            "Fix: rebuild the index with `colorvariants index build`."
+            f"{meta_path}: says kind {meta['kind']!r} but {INDEX_FILE} is a FAISS {type(found).__name__}.",
+            fix="rebuild the index with `colorvariants index build`.",
         )

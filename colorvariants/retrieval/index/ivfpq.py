@@ -82,14 +82,18 @@ class IVFPQKind(IndexKind):
         refine = ",Refine(SQ8)" if int(params.get("refine", 0)) else ""
         return f"IVF{int(params['nlist'])},PQ{int(params['m'])}x{int(params['nbits'])}{refine}"
 
-    def after_create(self, index: faiss.Index, params: Mapping[str, int]) -> None:
+    def create(self, d: int, params: Mapping[str, int]) -> faiss.Index:
+        """The empty index with the refine stage's ``k_factor`` and without polysemous training."""
+        index = super().create(d, params)
         top = faiss.downcast_index(index)
         if isinstance(top, faiss.IndexRefine):
             top.k_factor = float(params.get("k_factor", REFINE_K_FACTOR))
             top = faiss.downcast_index(top.base_index)
+        assert isinstance(top, faiss.IndexIVFPQ)  # what factory_string describes
         # The factory turns on polysemous training (Douze et al. 2016), which only serves Hamming-distance
         # filtering we never use, and costs 15x the PQ training itself (measured: 3000 x 32-d, 8x8 codes).
-        top.do_polysemous_training = False
+        top.do_polysemous_training = False  # type: ignore[attr-defined]  # faiss's stub lacks this IndexIVFPQ field
+        return index
 
     def training_size(self, n: int, params: Mapping[str, int]) -> int:
         return min(n, max(TRAIN_POINTS_PER_CENTROID * int(params["nlist"]), MIN_PQ_TRAIN))

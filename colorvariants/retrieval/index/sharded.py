@@ -19,7 +19,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -36,10 +36,9 @@ from colorvariants.retrieval.index.base import (
     add_in_batches,
     iter_unit_batches,
     to_cpu,
-    to_gpu,
-    use_gpu_for,
+    with_offsets,
 )
-from colorvariants.retrieval.index.build import CARRIED_META, training_rows
+from colorvariants.retrieval.index.build import CARRIED_META, create_trained
 from colorvariants.retrieval.index.io import IndexBundle
 from colorvariants.retrieval.store import STRING_ID_COLUMNS, EmbeddingSet, normalize_rows
 
@@ -76,7 +75,10 @@ def build_sharded_ivfpq(
         EmbeddingError: no shards, shards of different dims, or a shard that fails validation.
     """
     if not shard_paths:
-        raise EmbeddingError("no shards given. Fix: pass the embedding-set folders of the shards.")
+        raise EmbeddingError(
+            "no shards given.",
+            fix="pass the embedding-set folders of the shards.",
+        )
     shards = [EmbeddingSet.load(p, mmap=True, check=True) for p in shard_paths]
     dims = {s.dim for s in shards}
     if len(dims) != 1:
@@ -86,7 +88,10 @@ def build_sharded_ivfpq(
     offsets = np.concatenate([[0], np.cumsum(counts)])
     n = int(offsets[-1])
     if n == 0:
-        raise EmbeddingError("the shards hold no vectors. Fix: embed at least one image.")
+        raise EmbeddingError(
+            "the shards hold no vectors.",
+            fix="embed at least one image.",
+        )
     kind = INDEX_KINDS["ivfpq"]
     budget = parse_memory(memory_budget) if memory_budget is not None else None
     build_params = kind.default_params(n, d, budget)
@@ -108,14 +113,7 @@ def build_sharded_ivfpq(
     work.mkdir(parents=True, exist_ok=True)
     try:
         t0 = time.perf_counter()
-        trained = kind.create(d, build_params)
-        on_gpu = False
-        if use_gpu_for(kind, use_gpu):
-            gpu_index = to_gpu(trained)
-            on_gpu = gpu_index is not trained
-            trained = gpu_index
-        train_rows = training_rows(n, kind.training_size(n, build_params), seed)
-        trained.train(np.ascontiguousarray(sample(train_rows)))
+        trained, on_gpu = create_trained(kind, d, build_params, sample, n, seed, use_gpu)
         trained = to_cpu(trained)
         trained_path = work / "trained.faiss"
         faiss.write_index(trained, str(trained_path))
@@ -128,12 +126,13 @@ def build_sharded_ivfpq(
         if workers > 1 and len(jobs) > 1:
             threads = max(1, (os.cpu_count() or 1) // workers)
             with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-                added = list(pool.map(_fill_shard, *zip(*jobs), [threads] * len(jobs)))
+                added = list(pool.map(_fill_shard, *zip(*jobs, strict=True), [threads] * len(jobs)))
         else:
             added = [_fill_shard(*job) for job in jobs]
         if added != counts.tolist():
             raise EmbeddingError(
-                f"shard sizes changed during the build ({added} vs {counts.tolist()}). Fix: rerun the build."
+                f"shard sizes changed during the build ({added} vs {counts.tolist()}).",
+                fix="rerun the build.",
             )
         merged = faiss.read_index(str(trained_path))
         for _, _, shard_index_path in jobs:
@@ -144,7 +143,9 @@ def build_sharded_ivfpq(
         t2 = time.perf_counter()
         fidelity = tune_and_measure(
             merged, kind, build_params,
-            base_batches=lambda: _shard_batches(shards),
+            base_batches=lambda: with_offsets(
+                block for s in shards for block in iter_unit_batches(s.vectors, normalized=s.normalized)
+            ),
             sample=sample, n=n, target_recall=target_recall, n_queries=fidelity_queries, seed=seed + 1,
         )
     finally:
@@ -167,7 +168,7 @@ def build_sharded_ivfpq(
         "build_seconds": round(train_seconds + add_seconds, 3),
         "tune_seconds": round(time.perf_counter() - t2, 3),
         "gpu": on_gpu,
-        "shards": [{"path": str(p), "count": int(c)} for p, c in zip(shard_paths, counts)],
+        "shards": [{"path": str(p), "count": int(c)} for p, c in zip(shard_paths, counts, strict=True)],
         "embeddings": {k: shards[0].meta[k] for k in CARRIED_META if k in shards[0].meta},
     }
     bundle = IndexBundle(merged, ids, meta)
@@ -189,11 +190,3 @@ def _fill_shard(trained_path: str, shard_path: str, out_path: str, threads: int 
     add_in_batches(index, shard.vectors, normalized=shard.normalized)
     faiss.write_index(index, out_path)
     return int(index.ntotal)
-
-
-def _shard_batches(shards: Sequence[EmbeddingSet]) -> Iterator[tuple[int, np.ndarray]]:
-    offset = 0
-    for shard in shards:
-        for block in iter_unit_batches(shard.vectors, normalized=shard.normalized):
-            yield offset, block
-            offset += block.shape[0]

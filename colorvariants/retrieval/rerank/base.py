@@ -21,20 +21,18 @@ from typing import ClassVar, TypeVar
 
 import numpy as np
 
+from colorvariants.retrieval.choices import NO_RERANK, RERANKER_NAMES, RerankerName, add_to_registry
 from colorvariants.retrieval.rerank.graph import NeighbourGraph
 
 RERANKERS: dict[str, type[Reranker]] = {}
-# The name that means "plain cosine" wherever a re-ranker is chosen.
-NO_RERANK = "none"
 
 R = TypeVar("R", bound="type[Reranker]")
 
 
 def register_reranker(cls: R) -> R:
     """Class decorator: file ``cls`` under ``cls.name`` in ``RERANKERS``."""
-    if cls.name in RERANKERS:
-        raise ValueError(f"re-ranker {cls.name!r} registered twice")
-    RERANKERS[cls.name] = cls
+    reranker: type[Reranker] = cls
+    add_to_registry(RERANKERS, cls.name, reranker, RERANKER_NAMES, "re-ranker")
     return cls
 
 
@@ -64,7 +62,7 @@ def catalog_candidates(db: Database, width: int | None = None) -> Candidates:
 class Reranker(ABC):
     """A re-scoring of candidate neighbours; subclasses are frozen dataclasses of their settings."""
 
-    name: ClassVar[str]
+    name: ClassVar[RerankerName]
     summary: ClassVar[str]
 
     @property

@@ -9,19 +9,15 @@ Stored as two ``(N, k)`` arrays (rows, similarities), best first; a missing neig
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import faiss
 import numpy as np
 
-from colorvariants.retrieval.index.base import iter_unit_batches
+from colorvariants.retrieval.index.base import Search, drop_self, iter_unit_batches, with_offsets
 
 # Queries per FAISS search call when the graph is built: bounds the (batch x k) result block.
 GRAPH_BATCH_ROWS = 16_384
-
-# search(block of unit queries, depth) -> (sims, rows), as IndexBundle.search or a faiss index's search.
-Search = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -51,13 +47,6 @@ class NeighbourGraph:
         return src[ok].astype(np.int64), self.rows[ok].astype(np.int64), self.sims[ok].astype(np.float32)
 
 
-def without_self(sims: np.ndarray, rows: np.ndarray, query_rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Drop each query's own row from its k + 1 neighbours (the last one where it is absent)."""
-    is_self = rows == query_rows[:, None]
-    is_self[~is_self.any(axis=1), -1] = True
-    return sims[~is_self].reshape(-1, k), rows[~is_self].reshape(-1, k)
-
-
 def knn_graph(
     vectors: np.ndarray, k: int, *, search: Search | None = None, batch_rows: int = GRAPH_BATCH_ROWS
 ) -> NeighbourGraph:
@@ -77,10 +66,10 @@ def knn_graph(
         search = flat.search
     rows = np.empty((n, k), np.int64)
     sims = np.empty((n, k), np.float32)
-    for start, block in zip(range(0, n, batch_rows), iter_unit_batches(vectors, batch_rows, normalized=True)):
+    for start, block in with_offsets(iter_unit_batches(vectors, batch_rows, normalized=True)):
         d, i = search(block, k + 1)
         stop = start + block.shape[0]
-        sims[start:stop], rows[start:stop] = without_self(
+        sims[start:stop], rows[start:stop] = drop_self(
             np.asarray(d, np.float32), np.asarray(i, np.int64), np.arange(start, stop), k
         )
     sims[rows < 0] = -np.inf

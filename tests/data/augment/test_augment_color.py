@@ -47,7 +47,7 @@ def _per_pixel(fn: Callable[[float, float, float], tuple[float, float, float]], 
 
 
 def _per_image(fn: Callable[..., torch.Tensor], x: torch.Tensor, factors: torch.Tensor) -> torch.Tensor:
-    return torch.stack([fn(im, float(f)) for im, f in zip(x, factors)])
+    return torch.stack([fn(im, float(f)) for im, f in zip(x, factors, strict=True)])
 
 
 class TestAgainstTorchvision:

@@ -76,7 +76,7 @@ def test_crop_parts_row_profile() -> None:
 
 def test_pool_parts_is_the_mean_of_each_parts_cells() -> None:
     fmap = torch.rand(3, 6, 4, 4)
-    pooled = dict(zip([b.name for b in part_boxes("halves")], pool_parts(fmap, part_boxes("halves"))))
+    pooled = dict(zip([b.name for b in part_boxes("halves")], pool_parts(fmap, part_boxes("halves")), strict=True))
     assert torch.allclose(pooled["whole"], fmap.mean((2, 3)), atol=1e-6)  # = global average pooling
     assert torch.allclose(pooled["top"], fmap[:, :, :2].mean((2, 3)), atol=1e-6)
     assert torch.allclose(pooled["right"], fmap[:, :, :, 2:].mean((2, 3)), atol=1e-6)

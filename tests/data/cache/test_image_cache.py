@@ -8,14 +8,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import colorvariants.data.cache as cache_mod
+import colorvariants.data.cache.builder as cache_mod
 from colorvariants.data.cache import (
     ImageCache,
     IncompleteCacheError,
     cache_path,
     default_cache_dir,
     letterbox,
-    mask_box,
 )
 from colorvariants.data.catalog import Catalog
 from colorvariants.data.images import open_image
@@ -48,13 +47,6 @@ class TestLetterbox:
         assert arr.shape == (16, 16, 3) and arr.dtype == np.uint8
         assert (place.width, place.height, place.left, place.top) == (16, 8, 0, 4)
         assert (arr[:4] == 255).all() and (arr[12:] == 255).all() and (arr[4:12] == 0).all()
-
-    def test_mask_box_margin_and_empty(self):
-        m = np.zeros((100, 100), dtype=np.uint8)
-        assert mask_box(m) is None
-        m[20:60, 30:50] = 255
-        x0, y0, x1, y1 = mask_box(m)
-        assert x0 < 30 and y0 < 20 and x1 > 50 and y1 > 60 and x1 - x0 < 30
 
 
 class TestBuild:
@@ -239,3 +231,44 @@ class TestResume:
         cache = ImageCache.build(cat, 16, tmp_path, progress=False)
         ref = ImageCache.build(cat, 16, tmp_path / "ref", progress=False)
         assert np.array_equal(cache.images, ref.images)  # stale progress was not trusted
+
+
+class TestReplacedImages:
+    """An image replaced in place (same path, new content) is never served from the old pixels."""
+
+    def test_complete_cache_redoes_only_the_changed_row(self, make_catalog, tmp_path, monkeypatch,
+                                                         replace_in_place):
+        cat = make_catalog().load()
+        old = np.array(ImageCache.build(cat, 16, tmp_path, progress=False).images)
+        expected = letterbox(replace_in_place(cat.path_of(3)), 16)[0]
+        with pytest.raises(IncompleteCacheError, match=r"images changed since the cache was built.*s0_p1_1"):
+            ImageCache.open(cat, 16, tmp_path)
+        counter = CountingOpen()
+        monkeypatch.setattr(cache_mod, "open_image", counter)
+        cache = ImageCache.build(cat, 16, tmp_path, progress=False)
+        assert counter.calls == [str(cat.path_of(3))]
+        assert np.array_equal(cache.images[3], expected)
+        assert np.array_equal(np.delete(cache.images, 3, axis=0), np.delete(old, 3, axis=0))
+        assert np.array_equal(ImageCache.open(cat, 16, tmp_path).images, cache.images)
+
+    def test_interrupted_build_redoes_a_replaced_row(self, make_catalog, tmp_path, monkeypatch, replace_in_place):
+        cat = make_catalog().load()
+        monkeypatch.setattr(cache_mod, "open_image", CountingOpen(crash_at=9))
+        with pytest.raises(RuntimeError):
+            ImageCache.build(cat, 16, tmp_path, progress=False, chunk_size=4, workers=1)
+        expected = letterbox(replace_in_place(cat.path_of(1)), 16)[0]  # decoded before the crash
+        # A second crash before the changed row is redone must not let the journal's "done" stand for it.
+        monkeypatch.setattr(cache_mod, "open_image", CountingOpen(crash_at=1))
+        with pytest.raises(RuntimeError):
+            ImageCache.build(cat, 16, tmp_path, progress=False, chunk_size=4, workers=1)
+        monkeypatch.setattr(cache_mod, "open_image", CountingOpen())
+        cache = ImageCache.build(cat, 16, tmp_path, progress=False, chunk_size=4)
+        assert np.array_equal(cache.images[1], expected)
+
+    def test_a_missing_file_does_not_break_the_key(self, make_catalog, tmp_path):
+        cat = make_catalog().load()
+        stats = cat.file_stats()
+        cat.path_of(2).unlink()
+        assert (cat.file_stats()[2] == -1).all() and cat.files_fingerprint() != cat.files_fingerprint(stats)
+        cache = ImageCache.build(cat, 16, tmp_path, progress=False, on_error="skip")
+        assert not cache.valid[2] and cache.valid.sum() == 15
