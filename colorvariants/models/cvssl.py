@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from dataclasses import dataclass, field
-from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
@@ -31,17 +30,13 @@ from colorvariants.data.augment import (
     part_boxes,
     pool_parts,
 )
+from colorvariants.data.choices import check_choice
 from colorvariants.models.backbones import feature_map
 from colorvariants.models.base import BaseConfig, EmbeddingModule
+from colorvariants.models.choices import CVSSL_EMBEDDINGS, PART_SOURCES, CVSSLEmbedding, PartSource
 from colorvariants.models.losses import PartNTXentLoss
 from colorvariants.models.optim import OptimizerConfig
 from colorvariants.models.registry import register_method
-
-# The allowed values of two settings, each defined once: the config's type, its check and its error message.
-Embedding = Literal["whole", "concat", "mean"]
-PartSource = Literal["crop", "pool"]
-EMBEDDINGS: tuple[str, ...] = get_args(Embedding)
-PART_SOURCES: tuple[str, ...] = get_args(PartSource)
 
 
 @dataclass
@@ -62,7 +57,7 @@ class CVSSLConfig(BaseConfig):
     output_dim: int = 128
     temperature: float = 0.2
     part_heads: bool = False  # one projection head per part instead of a shared one
-    embedding: Embedding = "whole"  # retrieval vector: "whole", "concat" (whole + parts) or "mean"
+    embedding: CVSSLEmbedding = "whole"  # retrieval vector: "whole", "concat" (whole + parts) or "mean"
     gather_distributed: bool = True
     # AdamW, as the triplet model: with the few hundred steps a CPU budget allows, SGD 0.06 left CV-SSL below an
     # untrained network on an 80-style catalog (val recall@1 0.122 vs 0.146 after 8 epochs; BENCHMARKS.md).
@@ -80,10 +75,8 @@ class CVSSLModule(EmbeddingModule):
     def __init__(self, config: CVSSLConfig) -> None:
         super().__init__(config)
         self.config: CVSSLConfig = config
-        if config.embedding not in EMBEDDINGS:
-            raise ValueError(f"cvssl embedding must be one of {EMBEDDINGS}, got {config.embedding!r}")
-        if config.part_source not in PART_SOURCES:
-            raise ValueError(f"cvssl part_source must be one of {PART_SOURCES}, got {config.part_source!r}")
+        check_choice("cvssl embedding", config.embedding, CVSSL_EMBEDDINGS)
+        check_choice("cvssl part_source", config.part_source, PART_SOURCES)
         boxes = part_boxes(config.layout, overlap=config.overlap)
         self.whole_index = next((i for i, b in enumerate(boxes) if b.name == "whole"), None)
         self.boxes = boxes

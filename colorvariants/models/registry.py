@@ -1,6 +1,7 @@
-"""METHODS: the one place that lists every training method (name -> LightningModule class).
+"""METHODS: every training method's name -> its LightningModule class.
 
-Each method file decorates its module with ``@register_method``; ``get_method`` imports them on first use.
+The names are ``choices.METHOD_NAMES`` (light, for the CLI), each the file ``models/<name>.py`` whose module is
+decorated with ``@register_method(name)``; ``get_method`` imports them on first use.
 """
 
 from __future__ import annotations
@@ -9,15 +10,18 @@ import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from colorvariants.models.choices import METHOD_NAMES
+
 if TYPE_CHECKING:
     from colorvariants.models.base import EmbeddingModule
 
 METHODS: dict[str, type[EmbeddingModule]] = {}
-_METHOD_MODULES = ("triplet", "simclr", "mocov2", "cvssl")
 
 
 def register_method(name: str) -> Callable[[type[EmbeddingModule]], type[EmbeddingModule]]:
-    """Class decorator: ``@register_method("cvssl")`` adds the module under that name."""
+    """Class decorator: ``@register_method("cvssl")`` adds the module under that name (one of METHOD_NAMES)."""
+    if name not in METHOD_NAMES:
+        raise ValueError(f"method {name!r} is not listed in colorvariants.models.choices.METHOD_NAMES")
 
     def deco(cls: type[EmbeddingModule]) -> type[EmbeddingModule]:
         cls.method_name = name
@@ -28,7 +32,7 @@ def register_method(name: str) -> Callable[[type[EmbeddingModule]], type[Embeddi
 
 
 def _load_all() -> None:
-    for mod in _METHOD_MODULES:
+    for mod in METHOD_NAMES:  # each method's file is named after it
         importlib.import_module(f"colorvariants.models.{mod}")
 
 

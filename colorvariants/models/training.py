@@ -12,7 +12,7 @@ import warnings
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
@@ -25,11 +25,8 @@ from colorvariants.data.datamodule import CatalogDataModule, DataConfig
 from colorvariants.io import write_json, write_text
 from colorvariants.models.callbacks import Throughput
 from colorvariants.models.checkpoint import save_model
+from colorvariants.models.choices import Precision
 from colorvariants.models.registry import build_method
-
-# The precisions fit picks on its own and documents (fit --help); trainer.precision also takes Lightning's others.
-Precision = Literal["32-true", "bf16-mixed", "16-mixed"]
-PRECISIONS: tuple[str, ...] = get_args(Precision)
 
 
 @dataclass
@@ -44,7 +41,7 @@ class TrainerConfig:
     strategy: str = "auto"  # "ddp" for multi-GPU / multi-node
     # None: bf16-mixed on CUDA (16-mixed if no bf16) and on CPUs with native bf16 (AVX512-BF16 / AMX), else
     # 32-true. bf16 holds since strided convs over 1-pixel-wide maps run in fp32 (backbones.SmallMapSafeConv2d).
-    precision: str | None = None  # a PRECISIONS value, or any other that Lightning accepts
+    precision: str | None = None  # a choices.PRECISIONS value, or any other that Lightning accepts
     log_every_n_steps: int = 10
     wandb: bool = False
     wandb_project: str = "colorvariants"
@@ -97,7 +94,7 @@ def cpu_has_native_bf16() -> bool:
     return bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
-def _precision(cfg: TrainerConfig) -> str:
+def _precision(cfg: TrainerConfig) -> Precision | str:
     """The Lightning precision of a run: the configured one, else the fastest this machine computes right."""
     if cfg.precision:
         return cfg.precision

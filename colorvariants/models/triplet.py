@@ -8,18 +8,17 @@ already teach colour invariance (the positives *are* colour variants).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, cast
+from typing import cast
 
 import torch
 from torch import nn
 
 from colorvariants.data.augment import random_hflip, random_resized_crop
 from colorvariants.models.base import BaseConfig, EmbeddingModule
+from colorvariants.models.choices import TripletEmbedding
 from colorvariants.models.losses import TripletLoss
 from colorvariants.models.optim import OptimizerConfig
 from colorvariants.models.registry import register_method
-
-Embedding = Literal["head", "backbone"]  # the retrieval vector
 
 
 @dataclass
@@ -35,7 +34,7 @@ class TripletConfig(BaseConfig):
     mining: str = "semihard"  # a MINERS name (models/losses/triplet.py)
     min_scale: float = 0.6  # random-resized-crop scale of the mild geometric augmentation
     hflip_prob: float = 0.5
-    embedding: Embedding = "head"  # "head" (trained by the loss) or "backbone" (pooled features)
+    embedding: TripletEmbedding = "head"  # "head" (trained by the loss) or "backbone" (pooled features)
     optimizer: OptimizerConfig = field(
         default_factory=lambda: OptimizerConfig(name="adamw", lr=1e-3, weight_decay=1e-4, warmup_epochs=0.0,
                                                 scale_lr_with_batch=False)

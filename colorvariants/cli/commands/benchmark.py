@@ -7,31 +7,34 @@ from pathlib import Path
 
 from colorvariants.cli.common import add_catalog_arguments, load_catalog
 from colorvariants.cli.registry import register
-from colorvariants.report.benchmark_config import DEFAULT_METHODS, VARIANTS, BenchmarkConfig
+from colorvariants.report.benchmark_config import DEFAULT_EPOCHS, DEFAULT_METHODS, VARIANTS, BenchmarkConfig
 from colorvariants.report.choices import METRIC_KEYS, REFERENCE_ROWS
 
 
 def add_benchmark_arguments(p: argparse.ArgumentParser) -> None:
-    """Budget flags shared by ``benchmark`` and ``demo``."""
+    """Budget flags shared by ``benchmark`` and ``demo``; a flag that mirrors a ``BenchmarkConfig`` field takes
+    its default from there."""
+    defaults = BenchmarkConfig()
     p.add_argument("--methods", default=",".join(DEFAULT_METHODS),
                    help="comma list; also " + ", ".join(v for v in VARIANTS if v not in DEFAULT_METHODS))
-    p.add_argument("--image-size", type=int, default=64)
-    p.add_argument("--max-epochs", type=int, default=None,
-                   help="epoch cap per method (default: 20 without --max-minutes, none with it)")
-    p.add_argument("--max-minutes", type=float, default=None,
+    p.add_argument("--image-size", type=int, default=defaults.image_size)
+    p.add_argument("--max-epochs", type=int, default=defaults.max_epochs,
+                   help=f"epoch cap per method (default: {DEFAULT_EPOCHS} without --max-minutes, none with it)")
+    p.add_argument("--max-minutes", type=float, default=defaults.max_minutes,
                    help="wall-clock budget per method (default: none); given alone, only time ends training")
-    p.add_argument("--backbone", default="resnet18")
-    p.add_argument("--batch-size", type=int, default=32,
-                   help="images per step for every row (default 32: under a CPU budget more steps beat larger "
-                        "batches, BENCHMARKS.md; raise it on a GPU)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--backbone", default=defaults.backbone)
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size,
+                   help=f"images per step for every row (default {defaults.batch_size}: under a CPU budget more "
+                        "steps beat larger batches, BENCHMARKS.md; raise it on a GPU)")
+    p.add_argument("--seed", type=int, default=defaults.seed)
+    p.add_argument("--threads", type=int, default=defaults.threads)
     p.add_argument("--no-references", action="store_true", help="skip the untrained / colour-histogram rows")
     p.add_argument("--preprocess", action="append", default=[], metavar="BACKEND",
                    help="also run every row on the catalog with its background removed by BACKEND (floodfill, "
                         "grabcut, rembg; repeatable or comma-separated): rows '<row>+bg-BACKEND', images prepared "
                         "once under OUT/preprocessed/BACKEND/")
-    p.add_argument("--preprocess-workers", type=int, default=2, help="processes for --preprocess (default 2)")
+    p.add_argument("--preprocess-workers", type=int, default=defaults.preprocess_workers,
+                   help=f"processes for --preprocess (default {defaults.preprocess_workers})")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides applied to every method")
 

@@ -9,6 +9,7 @@ from colorvariants.cli.common import add_catalog_arguments, load_catalog
 from colorvariants.cli.config_flags import ConfigFlag, add_config_flags, flag_overrides
 from colorvariants.cli.registry import register
 from colorvariants.data.choices import CROP_MODES
+from colorvariants.models.choices import METHOD_NAMES, PRECISIONS
 
 # The plain flags, each setting the config key it names (the flag is the key's last part: --max-epochs).
 FIT_FLAGS = (
@@ -26,7 +27,7 @@ FIT_FLAGS = (
     ConfigFlag("trainer.devices", help="number of devices per node, or auto"),
     ConfigFlag("trainer.num_nodes", int),
     ConfigFlag("trainer.strategy", help="auto | ddp | ..."),
-    ConfigFlag("trainer.precision", help="32-true | bf16-mixed | 16-mixed (default: bf16 on GPU, 32 on CPU)"),
+    ConfigFlag("trainer.precision", help=f"{' | '.join(PRECISIONS)} (default: bf16 on GPU, 32 on CPU)"),
     ConfigFlag("trainer.threads", int, "torch CPU threads"),
     ConfigFlag("data.cache_dir", help="where decoded images are cached"),
     ConfigFlag("data.crop", help="crop to the product before resizing", choices=CROP_MODES),
@@ -84,4 +85,4 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-register("fit", "train a method (triplet, simclr, mocov2, cvssl) on a catalog", add_arguments, run)
+register("fit", f"train a method ({', '.join(METHOD_NAMES)}) on a catalog", add_arguments, run)
