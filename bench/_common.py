@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import platform
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,24 +10,9 @@ import pytorch_lightning as pl
 import torch
 
 from colorvariants.io import write_text
+from colorvariants.report.provenance import cpu_name
 
-
-def cpu_model() -> str:
-    """The CPU's model name (lscpu, else /proc/cpuinfo), for the machine line of every figure."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+cpu_model = cpu_name  # the one CPU-name reader (report.provenance), under the bench scripts' name
 
 
 def replace_section(path: Path, section: str, body: str) -> None:

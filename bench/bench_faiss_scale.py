@@ -36,7 +36,6 @@ import platform
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import faiss
@@ -44,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from colorvariants.io import write_json
+from colorvariants.report.provenance import cpu_name
 from colorvariants.retrieval.dedup import ColorVariantGroups
 from colorvariants.retrieval.index import IndexBundle, build_index
 from colorvariants.retrieval.index.auto import drop_self
@@ -142,14 +142,6 @@ def measure(
 
 def machine() -> dict[str, Any]:
     """What the numbers were measured on (the machine is shared: the load average says how busy it was)."""
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     try:
         import psutil
 
@@ -157,7 +149,7 @@ def machine() -> dict[str, Any]:
     except Exception:
         ram_gb = None
     return {
-        "cpu": cpu,
+        "cpu": cpu_name(),
         "cores": os.cpu_count(),
         "ram_gb": ram_gb,
         "omp_threads": faiss.omp_get_max_threads(),

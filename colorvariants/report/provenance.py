@@ -37,17 +37,20 @@ def query_rows(test: Catalog) -> np.ndarray:
     return np.flatnonzero((products >= 2).to_numpy())
 
 
+def cpu_name() -> str:
+    """The CPU's model name from /proc/cpuinfo (else what ``platform`` knows): the machine line of every figure."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
 def machine_description() -> str:
     """CPU model, cores and GPU (if any): every reported number carries its hardware."""
     import torch  # here, not at the top: reading a benchmark's facts needs no torch
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return f"{cpu}, {os.cpu_count()} cores, {gpu}"
+    return f"{cpu_name()}, {os.cpu_count()} cores, {gpu}"
