@@ -163,10 +163,13 @@ def embed_catalog(model: EmbeddingModule | str | Path, catalog: Catalog, out_dir
         return _embed_claimed(model, catalog, out_dir, cfg)
 
 
-def producer_record(module: EmbeddingModule, catalog: Catalog, cfg: EmbedConfig) -> dict[str, Any]:
-    """What an embedding set's vectors depend on, by content (never by a file's path)."""
+def producer_record(
+    module: EmbeddingModule, catalog: Catalog, cfg: EmbedConfig, stats: np.ndarray | None = None
+) -> dict[str, Any]:
+    """What an embedding set's vectors depend on, by content (never by a file's path); ``stats``: the
+    catalog's ``file_stats()`` when already taken."""
     return {"model": model_fingerprint(module), "method": module.method_name, "catalog": catalog.fingerprint(),
-            "files": catalog.files_fingerprint(),
+            "files": catalog.files_fingerprint(stats),
             "image_size": int(module.config.image_size), "crop": cfg.crop, "on_error": cfg.on_error,
             "shard_size": cfg.shard_size, "batch_size": cfg.batch_size}
 
@@ -229,7 +232,8 @@ def _embed_claimed(model: EmbeddingModule | str | Path, catalog: Catalog, out_di
     else:
         ckpt, module = None, model
     size = int(module.config.image_size)
-    producer = producer_record(module, catalog, cfg)
+    stats = catalog.file_stats()  # one snapshot for the resume record and the cache it decodes from
+    producer = producer_record(module, catalog, cfg, stats)
     if cfg.overwrite and not is_worker_rank():  # DDP ranks re-run this function while rank 0 embeds
         clear_embedding_set(out_dir)
     elif _check_resumable(out_dir, producer, catalog):
@@ -237,7 +241,7 @@ def _embed_claimed(model: EmbeddingModule | str | Path, catalog: Catalog, out_di
         return EmbeddingSet.load(out_dir)
     shard_dir.mkdir(parents=True, exist_ok=True)
     cache = ImageCache.build(catalog, size, cfg.cache_dir, on_error=cfg.on_error, crop=cfg.crop,
-                             progress=cfg.progress)
+                             progress=cfg.progress, stats=stats)
     rows = np.flatnonzero(np.asarray(cache.valid))
     n = len(rows)
     n_shards = (n + cfg.shard_size - 1) // cfg.shard_size

@@ -68,6 +68,7 @@ class ImageCache:
         progress: bool = True,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         chunk_size: int = 256,
+        stats: np.ndarray | None = None,
     ) -> ImageCache:
         """Decode every image of ``catalog`` once (or reuse / resume an existing cache) and open it.
 
@@ -86,6 +87,8 @@ class ImageCache:
             progress: show a tqdm bar.
             max_pixels: decompression-bomb guard, see ``load_rgb``.
             chunk_size: rows decoded between progress records (a crash redoes at most this many).
+            stats: ``catalog.file_stats()`` when the caller already took them (one snapshot, one stat pass);
+                None takes them here.
 
         Raises:
             ImageLoadError: with ``on_error="raise"``, naming the file, the row and the fix.
@@ -112,7 +115,7 @@ class ImageCache:
             )
         directory = cache_path(catalog, size, cache_dir, crop)
         directory.mkdir(parents=True, exist_ok=True)
-        stats = catalog.file_stats()
+        stats = catalog.file_stats() if stats is None else stats
         with build_lock(directory):
             meta = finished_meta(directory)
             if meta is not None:
