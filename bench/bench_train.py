@@ -16,7 +16,9 @@ another: bf16-mixed on CPUs with AVX512-BF16/AMX):
   ``Throughput`` callback: training images per wall-clock second of each epoch, data loading included, first
   epoch excluded); a column takes Lightning's in-epoch validation pass out.
 - ``model alone``: forward + backward + SGD step of ResNet-18 + head on 2 x batch views (random tensors, no
-  data, no augmentation), channels_last: the ceiling any loader and augmentation could reach.
+  data, no augmentation), channels_last: the ceiling any loader and augmentation could reach; once with
+  torchvision's ResNet-18 (the plain loop's) and once with ours from ``create_backbone`` (the same network,
+  whose convs over maps of at most 4 positions run as unfold + matmul: ``backbones.SmallMapConv2d``).
 
 Prints a table and the claims (issue 11, at the first batch size: our simclr >= 2x the plain loop; our cvssl
 with default settings >= the plain loop's SimCLR), and replaces the "## Training loop" section of
@@ -59,6 +61,7 @@ from lightly.transforms import SimCLRTransform  # noqa: E402
 from colorvariants.data.catalog import Catalog  # noqa: E402
 from colorvariants.data.datamodule import DataConfig  # noqa: E402
 from colorvariants.data.synth import SynthConfig, write_synthetic_catalog  # noqa: E402
+from colorvariants.models.backbones import create_backbone  # noqa: E402
 from colorvariants.models.training import FitConfig, TrainerConfig, _precision, fit  # noqa: E402
 
 from _common import EpochExtras, cpu_model, replace_section, time_steps  # noqa: E402  (bench/ on sys.path)
@@ -101,7 +104,10 @@ class SimCLR(nn.Module):
         return self.projection_head(self.backbone(x).flatten(start_dim=1))
 
 
-def plain_model() -> SimCLR:
+def plain_model(ours: bool = False) -> SimCLR:
+    """lightly's example model; ``ours`` swaps in our ResNet-18 (the same network; tiny maps run as matmuls)."""
+    if ours:
+        return SimCLR(create_backbone("resnet18"))
     resnet = torchvision.models.resnet18(weights=None)
     resnet.fc = nn.Identity()  # type: ignore[assignment]
     return SimCLR(resnet)
@@ -140,10 +146,10 @@ def run_plain(paths: list[Path], epochs: int, batch_size: int, size: int, worker
 
 # -- the model alone -------------------------------------------------------------------------------------------
 def time_model_step(batch_size: int, size: int, channels_last: bool, reps: int,
-                    bf16: bool = False) -> list[float]:
+                    bf16: bool = False, ours: bool = False) -> list[float]:
     """Seconds per forward + backward + SGD step of ResNet-18 + head on 2 x batch_size views (one cat batch)."""
     torch.manual_seed(0)
-    model = plain_model()
+    model = plain_model(ours)
     criterion = NTXentLoss()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.06, momentum=0.9, weight_decay=5e-4)
     x = torch.randn(2 * batch_size, 3, size, size)
@@ -220,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="batch sizes, each a full set of rows (the claims are read at the first)")
     parser.add_argument("--size", type=int, default=64, help="training image side in pixels")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of the plain loop")
-    parser.add_argument("--model-reps", type=int, default=3, help="timed model-only steps (after a warm-up)")
+    parser.add_argument("--model-reps", type=int, default=8, help="timed model-only steps (after a warm-up)")
     parser.add_argument("--compile", action="store_true",
                         help="also rows with model.compile (torch.compile; compile time is in fit()'s wall)")
     parser.add_argument("--quick", action="store_true",
@@ -266,9 +272,10 @@ def main(argv: list[str] | None = None) -> int:
                         row.name = f"ours: {name}" + (", compiled" if compile_ else "")
                         rows.append(row)
                         walls.append(f"{row.name} {precision} batch {b}: {wall:.0f} s")
-                step = time_model_step(b, args.size, True, args.model_reps, bf16=bf16)
-                rows.append(Row(b, f"model alone, channels_last: fwd+bwd+step, 2x{b} views", precision,
-                                b * len(step), sum(step)))
+                for ours, label in ((False, "torchvision ResNet-18"), (True, "our ResNet-18")):
+                    step = time_model_step(b, args.size, True, args.model_reps, bf16=bf16, ours=ours)
+                    rows.append(Row(b, f"model alone ({label}), channels_last: fwd+bwd+step, 2x{b} views",
+                                    precision, b * len(step), sum(step)))
     load_after = os.getloadavg()
     total = time.perf_counter() - t0
 

@@ -12,10 +12,11 @@ import importlib
 import importlib.util
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 from torchvision import models as tv_models
 
 from colorvariants.errors import CheckpointError, ColorVariantsError
@@ -56,28 +57,52 @@ def _small_stem(model: tv_models.ResNet) -> None:
     model.maxpool = nn.Identity()
 
 
-class SmallMapSafeConv2d(nn.Conv2d):
-    """A strided ``Conv2d`` that leaves CPU autocast (runs in fp32) when its input is narrower than its kernel.
+SMALL_MAP_POSITIONS = 4  # output positions (H x W) at or below which a CPU conv runs as unfold + matmul
 
-    oneDNN's bf16 weight gradient of a strided conv is garbage (1e20..inf, NaN) when the input map is one pixel
-    wide: ResNet-18's layer4 3x3/stride-2 conv at 1x1 after a 16 px input (CV-SSL's half crops of a 32 px
-    view) made CV-SSL's loss NaN under bf16-mixed (reproduced with a lone conv; fp32 and the non-oneDNN kernel
-    are exact; BENCHMARKS.md "Training loop"). Such maps are tiny, so fp32 there costs nothing measurable.
+
+class SmallMapConv2d(nn.Conv2d):
+    """A ``Conv2d`` that computes tiny output maps on CPU as one matmul over unfolded patches (same maths).
+
+    Why: oneDNN's direct convolution is slow on maps of a few pixels. ResNet-18's last stage at 64 px runs on
+    2x2 maps, and there unfold + matmul is about 3x faster, forward and backward, fp32 and bf16 (the whole
+    training step 1.4-1.7x under bf16; BENCHMARKS.md "Training loop"). It also avoids a oneDNN bug: under
+    bf16 autocast the weight gradient of a strided conv over a 1-pixel-wide input is garbage (1e20..inf, NaN;
+    CV-SSL's loss went NaN), so inputs narrower than the kernel take this path too. Maps larger than
+    ``SMALL_MAP_POSITIONS`` positions, GPUs, grouped convs and non-zero padding modes run ``nn.Conv2d`` as is.
     """
 
+    def _small_output(self, x: torch.Tensor) -> tuple[int, int] | None:
+        """``(H_out, W_out)`` when this input takes the matmul path, else None."""
+        if (x.device.type != "cpu" or x.dim() != 4 or self.groups != 1 or self.padding_mode != "zeros"
+                or isinstance(self.padding, str)):
+            return None
+        (h, w), (kh, kw) = x.shape[-2:], self.kernel_size
+        (sh, sw), (ph, pw), (dh, dw) = self.stride, self.padding, self.dilation
+        h_out = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+        w_out = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+        if h_out * w_out <= SMALL_MAP_POSITIONS or h < kh or w < kw:
+            return h_out, w_out
+        return None
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if (x.device.type == "cpu" and torch.is_autocast_enabled("cpu")
-                and min(x.shape[-2:]) < max(self.kernel_size)):
-            with torch.autocast("cpu", enabled=False):
-                return super().forward(x.float())
-        return super().forward(x)
+        out_size = self._small_output(x)
+        if out_size is None:
+            return super().forward(x)
+        h_out, w_out = out_size
+        padding = cast(tuple[int, int], self.padding)  # a string padding never takes this path
+        cols = F.unfold(x, self.kernel_size, dilation=self.dilation, padding=padding, stride=self.stride)
+        rows = cols.transpose(1, 2).reshape(x.shape[0] * h_out * w_out, cols.shape[1])  # (B*L, C*kh*kw)
+        y = rows @ self.weight.reshape(self.out_channels, -1).t()  # a matmul: bf16 under autocast
+        if self.bias is not None:
+            y = y + self.bias.to(y.dtype)
+        return y.reshape(x.shape[0], h_out, w_out, self.out_channels).permute(0, 3, 1, 2)  # channels_last
 
 
-def guard_small_map_convs(model: nn.Module) -> nn.Module:
-    """Make every strided conv of ``model`` a ``SmallMapSafeConv2d`` in place (same parameters, same keys)."""
+def use_small_map_convs(model: nn.Module) -> nn.Module:
+    """Make every ``nn.Conv2d`` with a kernel above 1x1 a ``SmallMapConv2d`` in place (same parameters, keys)."""
     for module in model.modules():
-        if type(module) is nn.Conv2d and max(module.stride) > 1 and max(module.kernel_size) > 1:
-            module.__class__ = SmallMapSafeConv2d
+        if type(module) is nn.Conv2d and max(module.kernel_size) > 1:
+            module.__class__ = SmallMapConv2d
     return model
 
 
@@ -194,7 +219,7 @@ def create_backbone(
         if family not in BACKBONE_FAMILIES or not model_name:
             raise ColorVariantsError(f"unknown backbone {name!r}; available: {', '.join(backbone_names())}.")
         model = BACKBONE_FAMILIES[family](model_name, small_stem)
-    guard_small_map_convs(model)
+    use_small_map_convs(model)
     if pretrained is not None:
         load_backbone_weights(model, pretrained)
     return model

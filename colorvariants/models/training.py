@@ -40,7 +40,7 @@ class TrainerConfig:
     num_nodes: int = 1
     strategy: str = "auto"  # "ddp" for multi-GPU / multi-node
     # None: bf16-mixed on CUDA (16-mixed if no bf16) and on CPUs with native bf16 (AVX512-BF16 / AMX), else
-    # 32-true. bf16 holds since strided convs over 1-pixel-wide maps run in fp32 (backbones.SmallMapSafeConv2d).
+    # 32-true. bf16 holds since convs over 1-pixel-wide maps skip oneDNN's conv (backbones.SmallMapConv2d).
     precision: str | None = None  # a choices.PRECISIONS value, or any other that Lightning accepts
     log_every_n_steps: int = 10
     wandb: bool = False

@@ -11,11 +11,11 @@ import torch
 from colorvariants.errors import CheckpointError, ColorVariantsError
 from colorvariants.models.backbones import (
     BACKBONES,
-    SmallMapSafeConv2d,
+    SmallMapConv2d,
     create_backbone,
     feature_map,
-    guard_small_map_convs,
     register_backbone,
+    use_small_map_convs,
 )
 
 
@@ -145,25 +145,62 @@ def test_feature_map_pools_to_the_backbones_features(resnet18: torch.nn.Module) 
 @pytest.mark.parametrize("width", [1, 4])
 def test_strided_conv_weight_gradient_is_right_under_cpu_bf16(width: int) -> None:
     """oneDNN's bf16 weight gradient of a 3x3/stride-2 conv over a 1-pixel-wide map is garbage (1e20, inf,
-    NaN): the guarded conv runs such maps in fp32, and wider maps stay in bf16."""
+    NaN): the small-map conv computes such maps as a matmul, and the gradient is right at every width."""
     torch.manual_seed(0)
-    conv = guard_small_map_convs(torch.nn.Sequential(torch.nn.Conv2d(64, 64, 3, 2, 1, bias=False)))[0]
-    assert isinstance(conv, SmallMapSafeConv2d)
+    conv = use_small_map_convs(torch.nn.Sequential(torch.nn.Conv2d(64, 64, 3, 2, 1, bias=False)))[0]
+    assert isinstance(conv, SmallMapConv2d)
     x = torch.randn(32, 64, width, width)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         y = conv(x)
     y.float().sum().backward()
-    assert y.dtype == (torch.float32 if width == 1 else torch.bfloat16)
+    assert y.dtype == torch.bfloat16
     expected = torch.nn.grad.conv2d_weight(x.bfloat16().float(), conv.weight.shape, torch.ones_like(y.float()),
                                            stride=2, padding=1)
     assert torch.isfinite(conv.weight.grad).all()
     assert (conv.weight.grad - expected).abs().max() <= 0.05 * expected.abs().max()
 
 
+@pytest.mark.parametrize(
+    ("in_size", "kwargs"),
+    [
+        ((2, 2), {"kernel_size": 3, "padding": 1}),  # ResNet-18's layer4 at 64 px: the matmul path
+        ((4, 4), {"kernel_size": 3, "stride": 2, "padding": 1}),  # its strided entry, 4x4 -> 2x2
+        ((1, 1), {"kernel_size": 3, "stride": 2, "padding": 1}),  # the bf16 NaN case
+        ((1, 6), {"kernel_size": 3, "padding": 1, "bias": True}),  # narrower than the kernel, 6 positions
+        ((2, 2), {"kernel_size": (3, 1), "dilation": 2, "padding": (2, 0), "bias": True}),
+        ((8, 8), {"kernel_size": 3, "padding": 1}),  # 64 positions: nn.Conv2d's own path
+    ],
+)
+def test_small_map_conv_matches_conv2d(in_size: tuple[int, int], kwargs: dict[str, object]) -> None:
+    """Same outputs and gradients as ``nn.Conv2d`` (fp32), NCHW or channels_last, whichever path runs."""
+    torch.manual_seed(0)
+    kwargs = {"bias": False, **kwargs}
+    reference = torch.nn.Conv2d(16, 24, **kwargs)  # type: ignore[arg-type]
+    small = use_small_map_convs(torch.nn.Sequential(torch.nn.Conv2d(16, 24, **kwargs)))[0]  # type: ignore[arg-type]
+    small.load_state_dict(reference.state_dict())
+    for layout in (torch.contiguous_format, torch.channels_last):
+        x = torch.randn(5, 16, *in_size).contiguous(memory_format=layout)
+        assert (small._small_output(x) is None) == (in_size == (8, 8))
+        xa, xb = x.clone().requires_grad_(), x.clone().requires_grad_()
+        ya, yb = reference(xa), small(xb)
+        assert ya.shape == yb.shape
+        assert torch.allclose(ya, yb, atol=1e-5)
+        g = torch.randn_like(ya)
+        ya.backward(g)
+        yb.backward(g)
+        assert xa.grad is not None and xb.grad is not None
+        assert torch.allclose(xa.grad, xb.grad, atol=1e-5)
+        for pa, pb in zip(reference.parameters(), small.parameters(), strict=True):
+            assert pa.grad is not None and pb.grad is not None
+            assert torch.allclose(pa.grad, pb.grad, atol=1e-4)
+            pa.grad, pb.grad = None, None
+
+
 def test_guard_keeps_state_dict_keys() -> None:
     plain = create_backbone("resnet18")
-    assert isinstance(plain.layer4[0].conv1, SmallMapSafeConv2d)  # strided 3x3
-    assert type(plain.layer4[0].conv2) is torch.nn.Conv2d  # stride 1: untouched
+    assert isinstance(plain.layer4[0].conv1, SmallMapConv2d)  # strided 3x3
+    assert isinstance(plain.layer4[0].conv2, SmallMapConv2d)  # stride 1 3x3: 2x2 maps at 64 px
+    assert type(plain.layer4[0].downsample[0]) is torch.nn.Conv2d  # 1x1: untouched
     from torchvision.models import resnet18 as tv_resnet18
 
     assert set(plain.state_dict()) == set(tv_resnet18(weights=None).state_dict()) - {"fc.weight", "fc.bias"}
