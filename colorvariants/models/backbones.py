@@ -57,18 +57,21 @@ def _small_stem(model: tv_models.ResNet) -> None:
     model.maxpool = nn.Identity()
 
 
-SMALL_MAP_POSITIONS = 4  # output positions (H x W) at or below which a CPU conv runs as unfold + matmul
+# Output positions (H x W) up to which a CPU conv runs as one matmul over its patches, measured per precision
+# on an Intel Xeon (2 cores, ResNet-18 shapes, forward + backward): under bf16 the matmul wins up to 4x4 maps,
+# in fp32 only up to 2x2 (BENCHMARKS.md "Training loop").
+SMALL_MAP_POSITIONS = {torch.float32: 4, torch.bfloat16: 16}
 
 
 class SmallMapConv2d(nn.Conv2d):
-    """A ``Conv2d`` that computes tiny output maps on CPU as one matmul over unfolded patches (same maths).
+    """A ``Conv2d`` that computes tiny output maps on CPU as one matmul over their patches (the same maths).
 
-    Why: oneDNN's direct convolution is slow on maps of a few pixels. ResNet-18's last stage at 64 px runs on
-    2x2 maps, and there unfold + matmul is about 3x faster, forward and backward, fp32 and bf16 (the whole
-    training step 1.4-1.7x under bf16; BENCHMARKS.md "Training loop"). It also avoids a oneDNN bug: under
-    bf16 autocast the weight gradient of a strided conv over a 1-pixel-wide input is garbage (1e20..inf, NaN;
-    CV-SSL's loss went NaN), so inputs narrower than the kernel take this path too. Maps larger than
-    ``SMALL_MAP_POSITIONS`` positions, GPUs, grouped convs and non-zero padding modes run ``nn.Conv2d`` as is.
+    Why: oneDNN's direct convolution is slow on maps of a few pixels. ResNet-18's last stages at 64 px run on
+    2x2 and 4x4 maps, where gathering the patches (channels last) and one matmul is 1.5-4x faster, forward and
+    backward; the whole bf16 training step is about 1.5x faster (BENCHMARKS.md "Training loop"). It also
+    avoids a oneDNN bug: under bf16 autocast the weight gradient of a strided conv over a 1-pixel-wide input
+    is garbage (1e20..inf, NaN; CV-SSL's loss went NaN), so inputs narrower than the kernel take this path too.
+    Larger maps, GPUs, grouped convs and non-zero padding modes run ``nn.Conv2d`` as it is.
     """
 
     def _small_output(self, x: torch.Tensor) -> tuple[int, int] | None:
@@ -80,7 +83,9 @@ class SmallMapConv2d(nn.Conv2d):
         (sh, sw), (ph, pw), (dh, dw) = self.stride, self.padding, self.dilation
         h_out = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
         w_out = (w + 2 * pw - dw * (kw - 1) - 1) // sw + 1
-        if h_out * w_out <= SMALL_MAP_POSITIONS or h < kh or w < kw:
+        low = torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu") == torch.bfloat16
+        limit = SMALL_MAP_POSITIONS[torch.bfloat16 if low or x.dtype == torch.bfloat16 else torch.float32]
+        if h_out * w_out <= limit or h < kh or w < kw:
             return h_out, w_out
         return None
 
@@ -88,11 +93,16 @@ class SmallMapConv2d(nn.Conv2d):
         out_size = self._small_output(x)
         if out_size is None:
             return super().forward(x)
-        h_out, w_out = out_size
-        padding = cast(tuple[int, int], self.padding)  # a string padding never takes this path
-        cols = F.unfold(x, self.kernel_size, dilation=self.dilation, padding=padding, stride=self.stride)
-        rows = cols.transpose(1, 2).reshape(x.shape[0] * h_out * w_out, cols.shape[1])  # (B*L, C*kh*kw)
-        y = rows @ self.weight.reshape(self.out_channels, -1).t()  # a matmul: bf16 under autocast
+        (h_out, w_out), (kh, kw) = out_size, self.kernel_size
+        (sh, sw), (dh, dw) = self.stride, self.dilation
+        ph, pw = cast(tuple[int, int], self.padding)  # a string padding never takes this path
+        padded = F.pad(x.permute(0, 2, 3, 1), (0, 0, pw, pw, ph, ph))  # (B, H, W, C): channels last
+        patches = torch.cat([  # (B, H_out, W_out, kh * kw * C), one slice per kernel tap
+            padded[:, i * dh: i * dh + sh * (h_out - 1) + 1: sh, j * dw: j * dw + sw * (w_out - 1) + 1: sw, :]
+            for i in range(kh) for j in range(kw)
+        ], dim=3)
+        weight = self.weight.permute(0, 2, 3, 1).reshape(self.out_channels, -1)  # same (tap, channel) order
+        y = patches.reshape(-1, weight.shape[1]) @ weight.t()  # a matmul: bf16 under autocast
         if self.bias is not None:
             y = y + self.bias.to(y.dtype)
         return y.reshape(x.shape[0], h_out, w_out, self.out_channels).permute(0, 3, 1, 2)  # channels_last

@@ -204,3 +204,17 @@ def test_guard_keeps_state_dict_keys() -> None:
     from torchvision.models import resnet18 as tv_resnet18
 
     assert set(plain.state_dict()) == set(tv_resnet18(weights=None).state_dict()) - {"fc.weight", "fc.bias"}
+
+
+def test_small_map_conv_takes_the_matmul_path_on_4x4_maps_only_under_bf16() -> None:
+    """4x4 output maps: the matmul path under bf16 autocast (faster there), oneDNN's conv in fp32; same values."""
+    torch.manual_seed(0)
+    reference = torch.nn.Conv2d(32, 32, 3, padding=1, bias=False)
+    small = use_small_map_convs(torch.nn.Sequential(torch.nn.Conv2d(32, 32, 3, padding=1, bias=False)))[0]
+    small.load_state_dict(reference.state_dict())
+    x = torch.randn(4, 32, 4, 4)
+    assert small._small_output(x) is None
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert small._small_output(x) == (4, 4)
+        y, expected = small(x).float(), reference(x).float()
+    assert (y - expected).abs().max() <= 0.02 * expected.abs().max()
