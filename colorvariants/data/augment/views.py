@@ -20,7 +20,6 @@ from torch import Tensor
 from colorvariants.data.augment._common import (
     AugmentationError,
     check_prob,
-    limit_cpu_threads,
     mask_to_float,
     to_float,
 )
@@ -45,6 +44,7 @@ from colorvariants.data.augment.geometry import (
 )
 from colorvariants.data.augment.palette import random_palette
 from colorvariants.data.augment.recolor import recolor_garment
+from colorvariants.data.augment.threads import AUTO, CpuThreads, ViewThreads, check_cpu_threads
 
 
 def _check_uint8_images(images: Tensor) -> None:
@@ -58,9 +58,7 @@ def _check_config(config: object, probabilities: tuple[str, ...]) -> None:
     size = getattr(config, "input_size", None)
     if size is not None and size <= 0:
         raise AugmentationError(f"input_size must be positive, got {size}.")
-    threads = getattr(config, "cpu_threads", None)
-    if threads is not None and threads < 1:
-        raise AugmentationError(f"cpu_threads must be >= 1 or None (torch's setting), got {threads}.")
+    check_cpu_threads(getattr(config, "cpu_threads", None))
     order = getattr(config, "jitter_order", "sample")
     if order not in JITTER_ORDERS:
         raise AugmentationError(f"jitter_order must be one of {sorted(JITTER_ORDERS)}, got {order!r}.")
@@ -74,8 +72,8 @@ class SimCLRViewConfig:
     training images' size plays that role here). ``jitter_order``, ``recolor_prob`` and ``cpu_threads`` are
     ours: the colour-jitter op order per image (torchvision's) or per batch; the share of views whose garment
     is recoloured inside its mask before cropping (0 = lightly's recipe; only used when masks are passed); and
-    the torch CPU threads while making views (1 by default: robust on shared cores, see ``limit_cpu_threads``;
-    None keeps torch's setting; ignored on GPU).
+    the torch CPU threads while making views (``"auto"`` by default: 1 or torch's count, whichever the batches
+    run faster with, see ``threads.py``; a count fixes it; None keeps torch's setting; ignored on GPU).
     """
 
     input_size: int | None = None
@@ -98,7 +96,7 @@ class SimCLRViewConfig:
     recolor_prob: float = 0.0
     backdrop_prob: float = 0.0  # ours, 0 = lightly's recipe: share of views given a new background (masks)
     backdrop_grid: int = 3
-    cpu_threads: int | None = 1
+    cpu_threads: CpuThreads = AUTO
 
 
 @dataclass
@@ -128,6 +126,7 @@ class SimCLRViews:
         self.config = config if config is not None else SimCLRViewConfig()
         _check_config(self.config, ("cj_prob", "random_gray_scale", "gaussian_blur", "vf_prob", "hf_prob",
                                     "recolor_prob", "backdrop_prob"))
+        self._threads = ViewThreads(self.config.cpu_threads)
         if not 0.0 < self.config.min_scale <= 1.0:
             raise AugmentationError(f"min_scale must be in (0, 1], got {self.config.min_scale}.")
 
@@ -140,7 +139,7 @@ class SimCLRViews:
         ``backdrop_prob`` is above 0.
         """
         _check_uint8_images(images)
-        with limit_cpu_threads(self.config.cpu_threads, images.device):
+        with self._threads(images.device):
             return self._views(images, masks, generator)
 
     def _views(
@@ -225,7 +224,7 @@ class ColorVariantViewConfig:
     normalize: bool = True
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
-    cpu_threads: int | None = 1  # torch CPU threads while making views (see SimCLRViewConfig)
+    cpu_threads: CpuThreads = AUTO  # torch CPU threads while making views (see SimCLRViewConfig)
 
 
 class ColorVariantViews:
@@ -243,13 +242,14 @@ class ColorVariantViews:
                          "channel_perm_prob", "gray_prob", "blur_prob", "recolor_prob", "recolor_invert_prob",
                          "backdrop_prob", "palette_prob")
         _check_config(self.config, probabilities)
+        self._threads = ViewThreads(self.config.cpu_threads)
 
     def __call__(
         self, images: Tensor, masks: Tensor | None = None, generator: torch.Generator | None = None
     ) -> tuple[Tensor, Tensor]:
         """``(B, 3, H, W)`` uint8 (or float in [0, 1]) -> two normalised float views ``(B, 3, S, S)``."""
         _check_uint8_images(images)
-        with limit_cpu_threads(self.config.cpu_threads, images.device):
+        with self._threads(images.device):
             return self._views(images, masks, generator)
 
     def _views(
