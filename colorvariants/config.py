@@ -101,7 +101,7 @@ def _checked_scalar(value: Any, tp: Any, key: str) -> Any:
     """``value`` as the field's scalar type (float, int, bool, or Optional of one); other types pass through."""
     args = typing.get_args(tp) if typing.get_origin(tp) in (typing.Union, types.UnionType) else (tp,)
     scalar = [a for a in args if a in _SCALARS]
-    if len(scalar) != 1 or value is None and type(None) in args:
+    if len(scalar) != 1 or value is None and type(None) in args or isinstance(value, str) and str in args:
         return value
     want = scalar[0]
     if want is bool:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import yaml
 
 from colorvariants.config import ConfigError, apply_overrides, dump_yaml, from_dict, load_yaml, to_dict
 
@@ -78,3 +79,13 @@ def test_every_key_of_a_shipped_config_is_a_field_of_its_dataclass(name: str) ->
     resolved = resolved_config(from_dict(FitConfig, data))
     assert set(data["model"]) <= set(resolved["model"])
     assert resolved["method"] == name.removesuffix(".yaml")
+
+
+@pytest.mark.parametrize("method", ["triplet", "simclr", "mocov2", "cvssl"])
+def test_every_method_default_config_round_trips(method: str) -> None:
+    """A run writes its config and later stages (embed, resume) read it back: every default must load."""
+    from colorvariants.models.registry import get_method
+
+    config_class = get_method(method).config_class
+    written = yaml.safe_load(dump_yaml(config_class()))
+    assert from_dict(config_class, written) == config_class()

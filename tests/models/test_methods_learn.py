@@ -28,7 +28,7 @@ from colorvariants.models.training import FitConfig, TrainerConfig, fit
 
 pytestmark = pytest.mark.slow
 SIZE = 32
-EPOCHS = {"triplet": 10, "simclr": 4, "mocov2": 8, "cvssl": 10}
+EPOCHS = {"triplet": 16, "simclr": 4, "mocov2": 8, "cvssl": 10}
 
 
 def _heldout_recall(module: torch.nn.Module, catalog: Catalog, cache_dir: Path) -> float:
