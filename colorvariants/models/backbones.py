@@ -71,14 +71,14 @@ class SmallMapConv2d(nn.Conv2d):
     backward; the whole bf16 training step is about 1.5x faster (BENCHMARKS.md "Training loop"). It also
     avoids a oneDNN bug: under bf16 autocast the weight gradient of a strided conv over a 1-pixel-wide input
     is garbage (1e20..inf, NaN; CV-SSL's loss went NaN), so inputs narrower than the kernel take this path too.
-    Larger maps, GPUs, grouped convs and non-zero padding modes run ``nn.Conv2d`` as it is.
+    Larger maps, GPUs, grouped convs, non-zero padding modes and exports run ``nn.Conv2d`` as it is.
     """
 
     def _small_output(self, x: torch.Tensor) -> tuple[int, int] | None:
         """``(H_out, W_out)`` when this input takes the matmul path, else None."""
         if (x.device.type != "cpu" or x.dim() != 4 or self.groups != 1 or self.padding_mode != "zeros"
-                or isinstance(self.padding, str)):
-            return None
+                or isinstance(self.padding, str) or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()):
+            return None  # exports (ONNX, TorchScript) keep a plain Conv node
         (h, w), (kh, kw) = x.shape[-2:], self.kernel_size
         (sh, sw), (ph, pw), (dh, dw) = self.stride, self.padding, self.dilation
         h_out = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1

@@ -218,3 +218,12 @@ def test_small_map_conv_takes_the_matmul_path_on_4x4_maps_only_under_bf16() -> N
         assert small._small_output(x) == (4, 4)
         y, expected = small(x).float(), reference(x).float()
     assert (y - expected).abs().max() <= 0.02 * expected.abs().max()
+
+
+def test_small_map_conv_exports_as_a_plain_conv() -> None:
+    """A traced (TorchScript / ONNX) backbone keeps Conv nodes: portable graphs, whatever the map size."""
+    conv = use_small_map_convs(torch.nn.Sequential(torch.nn.Conv2d(8, 8, 3, padding=1))).eval()
+    x = torch.randn(2, 8, 2, 2)
+    assert conv[0]._small_output(x) is not None  # eager: the matmul path
+    graph = str(torch.jit.trace(conv, x).inlined_graph)
+    assert "aten::_convolution" in graph and "aten::matmul" not in graph
