@@ -18,7 +18,7 @@ another: bf16-mixed on CPUs with AVX512-BF16/AMX):
 - ``model alone``: forward + backward + SGD step of ResNet-18 + head on 2 x batch views (random tensors, no
   data, no augmentation), channels_last: the ceiling any loader and augmentation could reach; once with
   torchvision's ResNet-18 (the plain loop's) and once with ours from ``create_backbone`` (the same network,
-  whose convs over maps of at most 4 positions run as unfold + matmul: ``backbones.SmallMapConv2d``).
+  whose convs over tiny maps run as one matmul over gathered patches: ``backbones.SmallMapConv2d``).
 
 Every loop runs ``--rounds`` times (3), interleaved, since a shared host's speed drifts between minutes: the
 table shows each loop's median round and the claims (issue 11, at the first batch size: our simclr >= 2x the

@@ -59,7 +59,7 @@ def _small_stem(model: tv_models.ResNet) -> None:
 
 # Output positions (H x W) up to which a CPU conv runs as one matmul over its patches, measured per precision
 # on an Intel Xeon (2 cores, ResNet-18 shapes, forward + backward): under bf16 the matmul wins up to 4x4 maps,
-# in fp32 only up to 2x2 (BENCHMARKS.md "Training loop").
+# in fp32 only up to 2x2 (BENCHMARKS.md "Training speed levers", session 5).
 SMALL_MAP_POSITIONS = {torch.float32: 4, torch.bfloat16: 16}
 
 
@@ -68,7 +68,7 @@ class SmallMapConv2d(nn.Conv2d):
 
     Why: oneDNN's direct convolution is slow on maps of a few pixels. ResNet-18's last stages at 64 px run on
     2x2 and 4x4 maps, where gathering the patches (channels last) and one matmul is 1.5-4x faster, forward and
-    backward; the whole bf16 training step is about 1.5x faster (BENCHMARKS.md "Training loop"). It also
+    backward; the whole bf16 training step is about 1.5x faster (BENCHMARKS.md "Training speed levers"). It also
     avoids a oneDNN bug: under bf16 autocast the weight gradient of a strided conv over a 1-pixel-wide input
     is garbage (1e20..inf, NaN; CV-SSL's loss went NaN), so inputs narrower than the kernel take this path too.
     Larger maps, GPUs, grouped convs, non-zero padding modes and exports run ``nn.Conv2d`` as it is.

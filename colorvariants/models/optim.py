@@ -48,7 +48,7 @@ def can_fuse(params: list[torch.nn.Parameter]) -> bool:
     """Whether torch's fused optimiser kernels take these parameters (float tensors on CPU or CUDA).
 
     The same update maths in one kernel: on CPU torch otherwise loops over the tensors one by one, which cost
-    ResNet-18 61 ms per AdamW step against 12 ms fused (SGD 19 vs 8; BENCHMARKS.md "Training loop").
+    ResNet-18 61 ms per AdamW step against 12 ms fused (SGD 19 vs 8; BENCHMARKS.md "Training speed levers").
     """
     return bool(params) and all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
 

@@ -44,7 +44,7 @@ from colorvariants.data.augment.geometry import (
 )
 from colorvariants.data.augment.palette import random_palette
 from colorvariants.data.augment.recolor import recolor_garment
-from colorvariants.data.augment.threads import AUTO, CpuThreads, ViewThreads, check_cpu_threads
+from colorvariants.data.augment.threads import AUTO, CpuThreads, ViewThreads
 
 
 def _check_uint8_images(images: Tensor) -> None:
@@ -58,7 +58,6 @@ def _check_config(config: object, probabilities: tuple[str, ...]) -> None:
     size = getattr(config, "input_size", None)
     if size is not None and size <= 0:
         raise AugmentationError(f"input_size must be positive, got {size}.")
-    check_cpu_threads(getattr(config, "cpu_threads", None))
     order = getattr(config, "jitter_order", "sample")
     if order not in JITTER_ORDERS:
         raise AugmentationError(f"jitter_order must be one of {sorted(JITTER_ORDERS)}, got {order!r}.")
